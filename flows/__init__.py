@@ -1,0 +1,1 @@
+"""Orchestration: the Prefect build flow, the nightly schedule, and the `curriculum` command line."""

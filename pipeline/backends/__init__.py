@@ -1,0 +1,89 @@
+"""The one interface every model role goes through, and the factory that picks a backend.
+
+A backend takes a batch of chat prompts and sampling settings and returns, for each prompt, `n`
+completions with their text, finish reason and token counts. Backends:
+
+- `sim`: deterministic simulated model for tests, quickstart and CPU benchmarks (never chosen silently);
+- `openai`: any OpenAI-compatible server, async with bounded concurrency and retries;
+- `transformers`: small models on CPU or one GPU without vLLM;
+- `vllm`: the in-process offline engine, the production path on GPUs.
+
+Heavy libraries are imported inside each backend module, so importing this package is cheap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+if TYPE_CHECKING:
+    from pipeline.config import ModelConfig
+
+Chat = list[dict[str, str]]  # [{"role": "system"|"user"|"assistant", "content": "..."}]
+
+
+@dataclass(frozen=True, slots=True)
+class Sampling:
+    """Sampling settings for one call. `json_schema` asks for guided JSON where the backend can."""
+
+    n: int = 1
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 1024
+    seed: int | None = None
+    json_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """One sampled answer. `finish_reason` is "stop" or "length" (truncated), as in vLLM/OpenAI."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int  # tokens of the prompt it answers (repeated across its n siblings)
+    completion_tokens: int
+
+
+class Backend(Protocol):
+    """A model behind one role. `generate` returns one list of `sampling.n` completions per prompt."""
+
+    name: str
+    model: str
+
+    def generate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]: ...
+
+
+class BackendError(RuntimeError):
+    """A transient failure after the backend's own retries: the orchestrator may retry the task."""
+
+
+class BackendUnavailable(RuntimeError):
+    """The backend cannot run here (missing package, no GPU, server unreachable): a clear, final error."""
+
+
+def usage(generations: Sequence[Sequence[Completion]]) -> dict[str, int]:
+    """Token usage of a batch: prompt tokens once per prompt, completion tokens per sample."""
+    prompt = sum(g[0].prompt_tokens for g in generations if g)
+    completion = sum(c.completion_tokens for g in generations for c in g)
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "calls": len(generations)}
+
+
+def make_backend(config: ModelConfig) -> Backend:
+    """Build the backend a role's config names; imports only that backend's module."""
+    if config.backend == "sim":
+        from pipeline.backends.sim import SimBackend
+
+        return SimBackend(config)
+    if config.backend == "openai":
+        from pipeline.backends.openai_server import OpenAIBackend
+
+        return OpenAIBackend(config)
+    if config.backend == "transformers":
+        from pipeline.backends.transformers_local import TransformersBackend
+
+        return TransformersBackend(config)
+    if config.backend == "vllm":
+        from pipeline.backends.vllm_engine import VLLMBackend
+
+        return VLLMBackend(config)
+    raise BackendUnavailable(f"unknown backend {config.backend!r}")
