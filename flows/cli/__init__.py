@@ -39,8 +39,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or environment, not a bug: shown as one line, exit 2."""
     from pipeline.backends import BackendUnavailable
     from pipeline.config import ConfigError
+    from pipeline.goalposts import GoalpostError
 
-    return (ConfigError, BackendUnavailable, FileNotFoundError, NotADirectoryError, PermissionError)
+    return (ConfigError, BackendUnavailable, GoalpostError, FileNotFoundError, NotADirectoryError,
+            PermissionError)
 
 
 from flows.cli import build, data, goalposts, retrieval  # noqa: E402,F401  (registers commands)
