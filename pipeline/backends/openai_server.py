@@ -1,0 +1,258 @@
+"""The `openai` backend: any OpenAI-compatible chat-completions server (`vllm serve`, SGLang, hosted APIs).
+
+Async under the hood: one `httpx.AsyncClient` per `generate` call and at most `max_concurrency`
+requests in flight, each with a total deadline of `timeout_s`. Transient failures (429, 5xx, timeouts,
+connection errors, malformed bodies) are retried `max_retries` times with exponential backoff and
+jitter, waiting at least what `Retry-After` asks. A server that returns fewer than `n` choices (some
+ignore `n`) is topped up with more requests. The API key comes from the environment variable the
+config names and goes only into the Authorization header: never into a log line or an error message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import contextlib
+import email.utils
+import functools
+import json
+import logging
+import os
+import random
+import ssl
+import time
+from collections.abc import AsyncIterator, Coroutine, Sequence
+from typing import Any, TypeVar
+
+import certifi
+import httpx
+
+from pipeline.backends import BackendError, BackendUnavailable, Chat, Completion, Sampling
+from pipeline.config import OpenAIModel
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
+MAX_RETRY_AFTER_S = 120.0
+LANE_WIDTH = 8  # connections per httpx client; see Lanes  # a server asking for longer is not waited for beyond this
+
+
+class MalformedBody(ValueError):
+    """An HTTP 200 whose body is not a chat completion: retried like a 5xx."""
+
+
+class OpenAIBackend:
+    name = "openai"
+
+    def __init__(self, config: OpenAIModel, *, backoff_s: float = 0.5, max_backoff_s: float = 30.0) -> None:
+        self.config = config
+        self.model = config.model
+        self.url = config.base_url.rstrip("/") + "/chat/completions"
+        self.backoff_s = backoff_s
+        self.max_backoff_s = max_backoff_s
+        # Read once; kept out of repr and logs. A local server needs none, so absence is fine.
+        self._api_key = os.environ.get(config.api_key_env) or None
+
+    def __repr__(self) -> str:
+        return f"OpenAIBackend(model={self.model!r}, url={self.url!r})"
+
+    def generate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
+        """Synchronous entry point: runs the async client on its own event loop."""
+        return run_coroutine(self.agenerate(prompts, sampling))
+
+    async def agenerate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
+        # Loading CA certificates costs ~40 ms a client: once per process, and only for https.
+        verify = tls_context() if self.url.startswith("https:") else False
+        async with Lanes(self.config.max_concurrency, self.config.timeout_s, self._headers(), verify) as lanes:
+            tasks = [asyncio.create_task(self._answer(lanes, chat, sampling)) for chat in prompts]
+            try:
+                return list(await asyncio.gather(*tasks))
+            finally:  # one prompt failed for good: stop the rest rather than leave them running
+                for task in tasks:
+                    task.cancel()
+                await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
+
+    async def _answer(self, lanes: Lanes, chat: Chat, sampling: Sampling) -> list[Completion]:
+        """`sampling.n` completions of one prompt, topping up when the server returns fewer."""
+        completions: list[Completion] = []
+        top_up = 0
+        while len(completions) < sampling.n:
+            want = sampling.n - len(completions)
+            # A top-up with the same seed would repeat the samples we already have.
+            seed = None if sampling.seed is None else sampling.seed + top_up
+            completions += (await self._post(lanes, request_body(self.model, chat, sampling, want, seed)))[:want]
+            top_up += 1
+        return completions
+
+    async def _post(self, lanes: Lanes, body: dict[str, Any]) -> list[Completion]:
+        """POST one request with retries; the choices of the first good answer."""
+        problem, unreachable = "", True
+        for attempt in range(self.config.max_retries + 1):
+            retry_after_s = None
+            async with lanes.lane() as client:
+                try:
+                    async with asyncio.timeout(self.config.timeout_s):
+                        response = await client.post(self.url, json=body)
+                        content = await response.aread()
+                except (TimeoutError, httpx.TimeoutException):
+                    problem, unreachable = f"no answer within {self.config.timeout_s:g}s", False
+                except httpx.TransportError as error:
+                    problem = f"connection failed ({type(error).__name__})"
+                else:
+                    unreachable = False
+                    status = response.status_code
+                    if status == 200:
+                        try:
+                            return parse_completions(content, body["messages"])
+                        except MalformedBody as error:
+                            problem = f"malformed response body: {error}"
+                    elif status in RETRY_STATUS or status >= 500:
+                        problem = f"HTTP {status}"
+                        retry_after_s = parse_retry_after(response.headers.get("retry-after"))
+                    else:
+                        raise self._final_error(status, content)
+            if attempt < self.config.max_retries:
+                delay_s = self._delay_s(attempt, retry_after_s)
+                log.warning("openai backend: %s from %s; retry %d/%d in %.2fs",
+                            problem, self.url, attempt + 1, self.config.max_retries, delay_s)
+                await asyncio.sleep(delay_s)
+        if unreachable:
+            raise BackendUnavailable(f"openai backend: cannot reach {self.url}: {problem}")
+        raise BackendError(f"openai backend: {problem} from {self.url} after {self.config.max_retries + 1} attempts")
+
+    def _delay_s(self, attempt: int, retry_after_s: float | None) -> float:
+        """Exponential backoff with jitter (half fixed, half random), never shorter than Retry-After."""
+        base = min(self.max_backoff_s, self.backoff_s * 2**attempt)
+        delay = base / 2 + random.uniform(0, base / 2)
+        return max(delay, retry_after_s or 0.0)
+
+    def _final_error(self, status: int, content: bytes) -> Exception:
+        detail = content[:300].decode("utf-8", "replace").replace("\n", " ")
+        if status in (401, 403):
+            return BackendUnavailable(f"openai backend: {self.url} refused the API key from "
+                                      f"${self.config.api_key_env} (HTTP {status})")
+        if status == 404:
+            return BackendUnavailable(f"openai backend: {self.url} not found (HTTP 404): check base_url "
+                                      f"and model {self.model!r}: {detail}")
+        return BackendError(f"openai backend: HTTP {status} from {self.url}: {detail}")
+
+
+class Lanes:
+    """`cap` request slots over a few small connection pools: at most `cap` requests in flight.
+
+    One httpx pool with 64 connections spends most of its time scanning itself (httpcore's pool is
+    quadratic in connections x waiters) and stalls requests for seconds; pools of `LANE_WIDTH`
+    connections do not. A slot is taken from a queue holding each client once per connection, so a
+    request always gets a client with a free connection, and the queue doubles as the semaphore.
+    """
+
+    def __init__(self, cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> None:
+        width = min(cap, LANE_WIDTH)
+        sizes = [width] * (cap // width) + ([cap % width] if cap % width else [])
+        limits = [httpx.Limits(max_connections=size, max_keepalive_connections=size) for size in sizes]
+        self.clients = [httpx.AsyncClient(headers=headers, limits=limit, timeout=timeout_s, verify=verify)
+                        for limit in limits]
+        self.free: asyncio.Queue[httpx.AsyncClient] = asyncio.Queue()
+        for round_ in range(width):  # interleaved, so light load spreads over all clients
+            for client, size in zip(self.clients, sizes, strict=True):
+                if round_ < size:
+                    self.free.put_nowait(client)
+
+    @contextlib.asynccontextmanager
+    async def lane(self) -> AsyncIterator[httpx.AsyncClient]:
+        client = await self.free.get()
+        try:
+            yield client
+        finally:
+            self.free.put_nowait(client)
+
+    async def __aenter__(self) -> Lanes:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await asyncio.gather(*(client.aclose() for client in self.clients))
+
+
+def request_body(model: str, chat: Chat, sampling: Sampling, n: int, seed: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"model": model, "messages": list(chat), "n": n, "temperature": sampling.temperature,
+                            "top_p": sampling.top_p, "max_tokens": sampling.max_tokens}
+    if seed is not None:
+        body["seed"] = seed
+    if sampling.json_schema is not None:
+        body["response_format"] = {"type": "json_schema", "json_schema": {
+            "name": str(sampling.json_schema.get("title", "response")), "schema": sampling.json_schema}}
+    return body
+
+
+def parse_completions(content: bytes, chat: Chat) -> list[Completion]:
+    """The choices of a chat-completion body; `usage` gives token counts where the server sends it."""
+    try:
+        data = json.loads(content)
+    except ValueError:
+        raise MalformedBody(f"not JSON: {content[:80]!r}") from None
+    choices = data.get("choices") if isinstance(data, dict) else None
+    if not isinstance(choices, list) or not choices:
+        raise MalformedBody("no choices")
+    texts, finishes = [], []
+    for choice in choices:
+        message = choice.get("message") if isinstance(choice, dict) else None
+        if not isinstance(message, dict):
+            raise MalformedBody("a choice without a message")
+        texts.append(message.get("content") or "")
+        finishes.append(choice.get("finish_reason") or "stop")
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    prompt_tokens = usage.get("prompt_tokens")
+    if not isinstance(prompt_tokens, int):
+        prompt_tokens = estimate_tokens("".join(m.get("content") or "" for m in chat))
+    counts = split_tokens(usage.get("completion_tokens"), texts)
+    return [Completion(t, f, prompt_tokens, c) for t, f, c in zip(texts, finishes, counts, strict=True)]
+
+
+def split_tokens(total: Any, texts: list[str]) -> list[int]:
+    """Per-choice completion tokens: `usage` gives one total for all n choices, shared by text length."""
+    if not isinstance(total, int):
+        return [estimate_tokens(t) for t in texts]
+    chars = [len(t) for t in texts]
+    if not sum(chars):
+        chars = [1] * len(texts)
+    counts = [total * c // sum(chars) for c in chars]
+    counts[-1] += total - sum(counts)
+    return counts
+
+
+def estimate_tokens(text: str) -> int:
+    return max(1, len(text) // 4)  # about 4 characters a token, for servers that send no usage
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a Retry-After header: a number of seconds or an HTTP date."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = email.utils.parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError):
+            return None
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+@functools.cache
+def tls_context() -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=certifi.where())
+
+
+def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion from synchronous code, inside a running event loop or not."""
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    # Called from async code (a notebook, an async flow): a fresh loop in a worker thread.
+    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

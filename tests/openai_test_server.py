@@ -1,0 +1,209 @@
+"""A small OpenAI-compatible chat-completions server on loopback, for tests and benchmarks.
+
+`POST /v1/chat/completions` answers each request after `latency_s` with `n` deterministic choices
+(text derived from the messages, seed and choice index; `usage` counts words as tokens), and
+`GET /v1/models` lists one model. Faults are injected two ways:
+
+- a script: `server.inject("500", "429", "timeout")` gives the next requests those faults, in order;
+- rates: `FaultRates(error_500=0.1, ...)`, drawn per request from a seeded random generator.
+
+Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set), "timeout" (the
+server sleeps `hang_s` before answering, so the client's timeout fires), "malformed" (HTTP 200 with
+a body that is not a valid completion, three variants in turn). `max_choices` caps the choices
+returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`.
+
+It is a bare ASGI app on uvicorn: `with serve(latency_s=0.2) as server:` runs it in a background
+thread; `python tests/openai_test_server.py --port 8011 --latency-s 0.2` runs it as its own process
+(the benchmark does, so client and server do not share a GIL).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import contextlib
+import hashlib
+import json
+import random
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import uvicorn
+
+FAULTS = ("500", "503", "429", "timeout", "malformed")
+MALFORMED_BODIES = (b"{not json", b'{"id": "x", "object": "chat.completion"}',
+                    b'{"id": "x", "choices": [{"index": 0, "finish_reason": "stop"}]}')
+
+
+@dataclass
+class FaultRates:
+    """Chance per request of each fault (checked in this order; at most one fault a request)."""
+
+    error_500: float = 0.0
+    error_429: float = 0.0
+    timeout: float = 0.0
+    malformed: float = 0.0
+
+    def draw(self, rng: random.Random) -> str | None:
+        for fault, rate in (("500", self.error_500), ("429", self.error_429),
+                            ("timeout", self.timeout), ("malformed", self.malformed)):
+            if rate and rng.random() < rate:
+                return fault
+        return None
+
+
+@dataclass
+class TestServer:
+    """The app and its knobs; tests change the knobs between calls."""
+
+    __test__ = False  # not a pytest test class
+
+    latency_s: float = 0.0
+    rates: FaultRates = field(default_factory=FaultRates)
+    retry_after_s: float | None = None
+    hang_s: float = 30.0
+    max_choices: int | None = None
+    seed: int = 0
+    model: str = "test-model"
+    base_url: str = ""
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    outcomes: collections.Counter = field(default_factory=collections.Counter)
+    in_flight: int = 0
+    max_in_flight: int = 0
+
+    def __post_init__(self) -> None:
+        self._script: collections.deque[str] = collections.deque()
+        self._rng = random.Random(self.seed)
+        self._malformed_turn = 0
+
+    def inject(self, *faults: str) -> None:
+        unknown = set(faults) - set(FAULTS)
+        if unknown:
+            raise ValueError(f"unknown faults {sorted(unknown)}; known: {FAULTS}")
+        self._script.extend(faults)
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        if scope["method"] == "GET" and scope["path"].endswith("/models"):
+            await _respond(send, 200, json.dumps({"object": "list", "data": [{"id": self.model}]}).encode())
+            return
+        if scope["method"] != "POST" or not scope["path"].endswith("/chat/completions"):
+            await _respond(send, 404, b'{"error": {"message": "not found"}}')
+            return
+        self.in_flight += 1
+        self.max_in_flight = max(self.max_in_flight, self.in_flight)
+        try:
+            await self._complete(scope, body, send)
+        finally:
+            self.in_flight -= 1
+
+    async def _complete(self, scope: dict, body: bytes, send: Any) -> None:
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        request = json.loads(body)
+        self.requests.append({"body": request, "headers": headers})
+        fault = self._script.popleft() if self._script else self.rates.draw(self._rng)
+        self.outcomes[fault or "ok"] += 1
+        if self.latency_s:
+            await asyncio.sleep(self.latency_s)
+        if fault in ("500", "503"):
+            await _respond(send, int(fault), b'{"error": {"message": "injected server error"}}')
+        elif fault == "429":
+            extra = [] if self.retry_after_s is None else [(b"retry-after", str(self.retry_after_s).encode())]
+            await _respond(send, 429, b'{"error": {"message": "injected rate limit"}}', extra)
+        elif fault == "malformed":
+            self._malformed_turn += 1
+            await _respond(send, 200, MALFORMED_BODIES[self._malformed_turn % len(MALFORMED_BODIES)])
+        else:
+            if fault == "timeout":
+                await asyncio.sleep(self.hang_s)
+            await _respond(send, 200, json.dumps(self._completion(request)).encode())
+
+    def _completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        n = int(request.get("n") or 1)
+        if self.max_choices is not None:
+            n = min(n, self.max_choices)
+        max_tokens = int(request.get("max_tokens") or 10_000)
+        prompt = json.dumps(request["messages"], sort_keys=True)
+        salt = request.get("seed") if request.get("seed") is not None else f"call{len(self.requests)}"
+        choices, completion_tokens = [], 0
+        for index in range(n):
+            digest = hashlib.sha256(f"{prompt}|{salt}|{index}".encode()).hexdigest()[:8]
+            words = ["sample", digest, "of", str(index), "answers", r"\boxed{12}"]
+            finish = "length" if len(words) > max_tokens else "stop"
+            words = words[:max_tokens]
+            text = " ".join(words)
+            if request.get("response_format", {}).get("type") == "json_schema":
+                text = json.dumps({"answer": text})
+            completion_tokens += len(words)
+            choices.append({"index": index, "finish_reason": finish,
+                            "message": {"role": "assistant", "content": text}})
+        prompt_tokens = sum(len(str(m.get("content", "")).split()) for m in request["messages"])
+        return {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion",
+                "model": request.get("model", self.model), "choices": choices,
+                "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                          "total_tokens": prompt_tokens + completion_tokens}}
+
+
+async def _respond(send: Any, status: int, body: bytes, extra: list[tuple[bytes, bytes]] = ()) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()), *extra]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _server(app: TestServer, **where: Any) -> uvicorn.Server:
+    # No lifespan, no access log; a deep backlog so 64+ simultaneous connects are not dropped.
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=1, backlog=1024, **where)
+    return uvicorn.Server(config)
+
+
+@contextlib.contextmanager
+def serve(**knobs: Any) -> Iterator[TestServer]:
+    """Run a `TestServer(**knobs)` on a free loopback port in a background thread."""
+    app = TestServer(**knobs)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    app.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+    server = _server(app)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError("test server failed to start")
+        threading.Event().wait(0.01)
+    try:
+        yield app
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8011)
+    parser.add_argument("--latency-s", type=float, default=0.2)
+    args = parser.parse_args()
+    _server(TestServer(latency_s=args.latency_s), host="127.0.0.1", port=args.port).run()
+
+
+if __name__ == "__main__":
+    main()
