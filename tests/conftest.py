@@ -58,3 +58,14 @@ def make_curriculum_build(n_docs: int = 3, per_doc: int = 3, seed: int = 0, gasp
                   "token_usage": {"student": {"prompt": 10, "completion": 20}}, "wall_time_s": {"questions": 0.1},
                   "goalposts": [{"goalpost_id": "gp1", "pass_at_k": 0.0, "k": 4, "deepest_depth": 2}] if gasp else []}
     return items, rejects, documents, build_info
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def minilm():
+    """The real all-MiniLM-L6-v2 embedder, loaded offline from the installed package once per session."""
+    from retrieval.embedder import load_embedder
+
+    return load_embedder()
