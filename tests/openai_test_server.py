@@ -7,7 +7,7 @@
 - a script: `server.inject("500", "429", "timeout")` gives the next requests those faults, in order;
 - rates: `FaultRates(error_500=0.1, ...)`, drawn per request from a seeded random generator.
 
-Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set), "timeout" (the
+Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set), "401", "timeout" (the
 server sleeps `hang_s` before answering, so the client's timeout fires), "malformed" (HTTP 200 with
 a body that is not a valid completion, three variants in turn). `max_choices` caps the choices
 returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`.
@@ -34,7 +34,7 @@ from typing import Any
 
 import uvicorn
 
-FAULTS = ("500", "503", "429", "timeout", "malformed")
+FAULTS = ("500", "503", "429", "401", "timeout", "malformed")
 MALFORMED_BODIES = (b"{not json", b'{"id": "x", "object": "chat.completion"}',
                     b'{"id": "x", "choices": [{"index": 0, "finish_reason": "stop"}]}')
 
@@ -121,6 +121,8 @@ class TestServer:
         elif fault == "429":
             extra = [] if self.retry_after_s is None else [(b"retry-after", str(self.retry_after_s).encode())]
             await _respond(send, 429, b'{"error": {"message": "injected rate limit"}}', extra)
+        elif fault == "401":
+            await _respond(send, 401, b'{"error": {"message": "invalid api key"}}')
         elif fault == "malformed":
             self._malformed_turn += 1
             await _respond(send, 200, MALFORMED_BODIES[self._malformed_turn % len(MALFORMED_BODIES)])

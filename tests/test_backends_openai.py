@@ -1,0 +1,169 @@
+"""The `openai` backend, for real over loopback HTTP against tests/openai_test_server.py."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+
+import pytest
+from openai_test_server import serve
+
+from pipeline.backends import BackendError, BackendUnavailable, Sampling, make_backend
+from pipeline.backends.openai_server import OpenAIBackend, parse_retry_after, split_tokens
+from pipeline.config import OpenAIModel
+
+SECRET = "sk-test-DO-NOT-LOG-1234567890"
+
+
+def chats(count: int) -> list[list[dict[str, str]]]:
+    return [[{"role": "system", "content": "be brief"}, {"role": "user", "content": f"question {i} here"}]
+            for i in range(count)]
+
+
+def backend(server, **fields) -> OpenAIBackend:
+    fields = {"max_retries": 3, "timeout_s": 5.0, **fields}
+    config = OpenAIModel(backend="openai", model="test-model", base_url=server.base_url, **fields)
+    return OpenAIBackend(config, backoff_s=0.01, max_backoff_s=0.05)
+
+
+@pytest.fixture
+def server():
+    with serve() as running:
+        yield running
+
+
+def test_n_completions_per_prompt_in_input_order_with_usage_counts(server):
+    out = backend(server).generate(chats(5), Sampling(n=3, temperature=0.7, top_p=0.9, max_tokens=50, seed=7))
+    assert [len(group) for group in out] == [3] * 5
+    bodies = [r["body"] for r in server.requests]
+    assert {(b["n"], b["temperature"], b["top_p"], b["max_tokens"], b["seed"]) for b in bodies} == {(3, 0.7, 0.9, 50, 7)}
+    # Answers come back in the order of the prompts, not of the (concurrent) responses.
+    prompt_of = {b["messages"][1]["content"]: b for b in bodies}
+    assert sorted(prompt_of) == sorted(f"question {i} here" for i in range(5))
+    first = out[0][0]
+    assert first.finish_reason == "stop" and first.text.endswith(r"\boxed{12}")
+    # usage: prompt tokens = 5 words; 6 completion tokens per choice, split out of the total of 18.
+    assert (first.prompt_tokens, first.completion_tokens) == (5, 6)
+    assert sum(c.completion_tokens for c in out[0]) == 18
+    assert len({c.text for c in out[0]}) == 3
+
+
+def test_truncated_answers_report_length(server):
+    out = backend(server).generate(chats(1), Sampling(n=1, max_tokens=2))
+    assert out[0][0].finish_reason == "length" and len(out[0][0].text.split()) == 2
+
+
+def test_json_schema_is_sent_as_response_format(server):
+    schema = {"title": "question", "type": "object", "properties": {"answer": {"type": "string"}}}
+    backend(server).generate(chats(1), Sampling(json_schema=schema))
+    assert server.requests[0]["body"]["response_format"] == {
+        "type": "json_schema", "json_schema": {"name": "question", "schema": schema}}
+    backend(server).generate(chats(1), Sampling())
+    assert "response_format" not in server.requests[1]["body"] and "seed" not in server.requests[1]["body"]
+
+
+def test_requests_in_flight_never_exceed_max_concurrency(server):
+    server.latency_s = 0.05
+    out = backend(server, max_concurrency=4).generate(chats(24), Sampling())
+    assert len(out) == 24
+    assert server.max_in_flight == 4
+
+
+def test_fewer_choices_than_n_are_topped_up_with_fresh_seeds(server):
+    server.max_choices = 2
+    out = backend(server).generate(chats(1), Sampling(n=5, seed=100))
+    assert len(out[0]) == 5 and len({c.text for c in out[0]}) == 5
+    assert [(r["body"]["n"], r["body"]["seed"]) for r in server.requests] == [(5, 100), (3, 101), (1, 102)]
+
+
+@pytest.mark.parametrize("fault", ["500", "503", "429", "malformed", "timeout"])
+def test_transient_faults_are_retried(server, fault):
+    server.hang_s = 2.0
+    server.inject(fault, fault)
+    out = backend(server, timeout_s=0.3).generate(chats(1), Sampling(n=2))
+    assert len(out[0]) == 2
+    assert server.outcomes == {fault: 2, "ok": 1}
+
+
+def test_every_malformed_body_variant_is_retried(server):
+    server.inject("malformed", "malformed", "malformed")
+    out = backend(server).generate(chats(1), Sampling())
+    assert len(out[0]) == 1 and server.outcomes == {"malformed": 3, "ok": 1}
+
+
+def test_retry_after_is_honoured(server):
+    server.retry_after_s = 0.4
+    server.inject("429")
+    start = time.perf_counter()
+    backend(server).generate(chats(1), Sampling())  # its own backoff would be at most 0.05 s
+    assert time.perf_counter() - start >= 0.4
+    assert parse_retry_after("2") == 2.0 and parse_retry_after("soon") is None
+    assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT") == 0.0  # a date in the past: no wait
+
+
+def test_persistent_server_errors_raise_backend_error_after_retries(server):
+    server.rates.error_500 = 1.0
+    with pytest.raises(BackendError, match="HTTP 500 .* after 3 attempts"):
+        backend(server, max_retries=2).generate(chats(3), Sampling())
+
+
+def test_persistent_malformed_bodies_raise_backend_error(server):
+    server.rates.malformed = 1.0
+    with pytest.raises(BackendError, match="malformed response body"):
+        backend(server, max_retries=1).generate(chats(1), Sampling())
+
+
+def test_unreachable_server_is_one_clear_line_naming_the_url():
+    config = OpenAIModel(backend="openai", model="m", base_url="http://127.0.0.1:9/v1", max_retries=1)
+    with pytest.raises(BackendUnavailable) as caught:
+        OpenAIBackend(config, backoff_s=0.01).generate(chats(2), Sampling())
+    message = str(caught.value)
+    assert "http://127.0.0.1:9/v1/chat/completions" in message and "\n" not in message
+
+
+def test_api_key_is_sent_but_never_logged_or_shown(server, monkeypatch, caplog):
+    monkeypatch.setenv("CURRICULUM_TEST_KEY", SECRET)
+    caplog.set_level(logging.DEBUG)  # every logger, httpx and httpcore included
+    model = backend(server, api_key_env="CURRICULUM_TEST_KEY")
+    server.inject("500", "429", "malformed")  # retries log warnings
+    model.generate(chats(2), Sampling())
+    assert {r["headers"]["authorization"] for r in server.requests} == {f"Bearer {SECRET}"}
+    server.rates.error_500 = 1.0
+    with pytest.raises(BackendError) as caught:
+        model.generate(chats(1), Sampling())
+    assert caplog.records and SECRET not in caplog.text
+    assert SECRET not in str(caught.value) and SECRET not in repr(model)
+
+
+def test_refused_api_key_names_the_variable_not_the_key(server, monkeypatch):
+    monkeypatch.setenv("CURRICULUM_TEST_KEY", SECRET)
+    server.inject("401")
+    with pytest.raises(BackendUnavailable, match=r"\$CURRICULUM_TEST_KEY \(HTTP 401\)") as caught:
+        backend(server, api_key_env="CURRICULUM_TEST_KEY").generate(chats(1), Sampling())
+    assert SECRET not in str(caught.value) and server.outcomes == {"401": 1}
+
+
+def test_generate_works_from_a_thread_and_from_inside_an_event_loop(server):
+    model = backend(server)
+    results = []
+    thread = threading.Thread(target=lambda: results.append(model.generate(chats(2), Sampling())))
+    thread.start()
+    thread.join()
+
+    async def caller():
+        return model.generate(chats(3), Sampling())
+
+    assert len(results[0]) == 2 and len(asyncio.run(caller())) == 3
+
+
+def test_make_backend_builds_the_openai_backend(server):
+    model = make_backend(OpenAIModel(backend="openai", model="test-model", base_url=server.base_url))
+    assert isinstance(model, OpenAIBackend) and model.generate(chats(1), Sampling())[0][0].text
+
+
+def test_completion_tokens_are_shared_by_text_length_or_estimated():
+    assert split_tokens(10, ["aaaa", "a"]) == [8, 2]
+    assert split_tokens(3, ["", ""]) == [1, 2]
+    assert split_tokens(None, ["a" * 40, ""]) == [10, 1]
