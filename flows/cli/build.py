@@ -2,16 +2,108 @@
 
 from __future__ import annotations
 
-from flows.cli import app, not_implemented
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from flows.cli import app
+
+ConfigArg = Annotated[Path, typer.Argument(metavar="CONFIG.yaml", help="Build config file.")]
+OutOpt = Annotated[str | None, typer.Option("--out", help="Store root for this build (overrides output_root).")]
+SetOpt = Annotated[list[str] | None, typer.Option(
+    "--set", help="Override a config key, e.g. --set darc.teacher_votes=5 (repeatable).")]
+
+
+def _load(config_path: Path, out: str | None, overrides: list[str] | None):
+    from pipeline.config import load_config
+
+    assignments = list(overrides or [])
+    if out:
+        assignments.append(f"output_root={Path(out).resolve()}")
+    return load_config(config_path, assignments)
 
 
 @app.command()
-def build() -> None:
+def build(
+    config_path: ConfigArg,
+    out: OutOpt = None,
+    overrides: SetOpt = None,
+    new_version: Annotated[bool, typer.Option(
+        "--new-version", help="Build a new version even when this config was already built.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show Prefect's own log lines too.")] = False,
+) -> None:
     """Run one build from a config file and publish a new dataset version."""
-    not_implemented("build")
+    config = _load(config_path, out, overrides)
+    from flows import progress
+    from flows.workdir import work_root
+
+    unsubscribe = progress.subscribe(lambda snap: typer.echo(snap.line(), err=True)) if not quiet else None
+    from flows.build import build_curriculum
+
+    if not verbose:
+        _quiet_prefect_console()
+    try:
+        result = build_curriculum(config, new_version=new_version)
+    except KeyboardInterrupt:
+        typer.echo(f"\ninterrupted: nothing was published. Finished shards are saved under "
+                   f"{work_root(config)}; rerun the same command to resume.", err=True)
+        raise typer.Exit(130) from None
+    except OSError as error:
+        if "--debug" in sys.argv:
+            raise
+        typer.echo(f"error: {error}\nNothing was published (no partial version is visible). Finished shards "
+                   f"are saved under {work_root(config)}; fix the cause and rerun to resume.", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        if unsubscribe:
+            unsubscribe()
+    _print_result(result)
+
+
+def _quiet_prefect_console() -> None:
+    """Progress lines replace Prefect's per-task console lines; its logs still reach the API/UI."""
+    import logging
+
+    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
+        for handler in logging.getLogger(name).handlers:
+            if type(handler).__name__ == "PrefectConsoleHandler":
+                handler.setLevel(logging.WARNING)
+
+
+def _print_result(result: dict) -> None:
+    path = result["path"]
+    if result.get("up_to_date"):
+        typer.echo(f"Up to date: {result['dataset']}@{result['version']} was already built from this config "
+                   f"and corpus (use --new-version for another).")
+    else:
+        calls = result.get("model_calls", {})
+        typer.echo(f"Published {result['dataset']}@{result['version']}: {result['rows']} questions, "
+                   f"{result['rejects']} rejects, {calls.get('samples', 0)} model samples this run, "
+                   f"{result['seconds']:.1f} s.")
+    typer.echo(f"Dataset: {path}")
+    typer.echo("Load it:")
+    typer.echo(f"  import datasets; ds = datasets.load_dataset({path!r}, 'rl', split='train')  # or 'sft', 'raw'")
+    typer.echo(f"  import polars as pl; df = pl.read_parquet({str(Path(path) / 'data' / 'curriculum-*.parquet')!r})")
 
 
 @app.command()
-def schedule() -> None:
+def schedule(
+    config_path: ConfigArg,
+    cron: Annotated[str, typer.Option("--cron", help="Cron schedule (server time zone).")] = "0 2 * * *",
+    name: Annotated[str | None, typer.Option("--name", help="Deployment name (default nightly-<dataset>).")] = None,
+    out: OutOpt = None,
+    overrides: SetOpt = None,
+) -> None:
     """Serve a nightly deployment of a build against the Prefect API in PREFECT_API_URL."""
-    not_implemented("schedule")
+    config = _load(config_path, out, overrides)
+    from flows.schedule import ScheduleError, serve_build
+
+    typer.echo(f"Serving {name or 'nightly-' + config.dataset} ({cron}); Ctrl-C stops it.", err=True)
+    try:
+        serve_build(config, cron=cron, name=name)
+    except ScheduleError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
