@@ -90,11 +90,10 @@ def question_json(document: str, level: int, answer_type: str, rng: random.Rando
     elif fault == "copied":
         span = " ".join(document.split())[:400]
         data["question"] = f"{span} What is the first number above?"
-    elif fault == "wrong_type":
+    elif fault == "missing_options" and answer_type == "categorical":
+        data["question"], data["answer"] = puzzle.question.split("\n")[0], "A"
+    elif fault in ("wrong_type", "missing_options"):  # no options to drop: a wrongly typed answer
         data["answer"] = 12 if answer_type in ("string", "categorical") else "a value near twelve"
-    elif fault == "missing_options":
-        data["question"] = puzzle.question.split("\n")[0]
-        data["answer"] = "A" if answer_type == "categorical" else "unsure of the type"
     elif fault == "invalid_unicode":
         data["question"] = puzzle.question.replace(" ", " \ufffd", 1)
     elif fault == "too_short":
@@ -133,9 +132,10 @@ class _Solver:
             answer = puzzles.answer_of(puzzle, value) if puzzle.answer_type not in _CHOICE_TYPES else ""
             if answer in ("", puzzle.answer):  # a choice, or a slip that landed on the truth
                 answer = wrong_answer(puzzle, rng)
-        text = working(puzzle, value, rng) + f" So the answer is \\boxed{{{spelling(puzzle, answer, rng)}}}."
-        if rng.random() < config.malformed_rate:
-            fault = rng.choice(ANSWER_FAULTS)
+        fault = rng.choice(ANSWER_FAULTS) if rng.random() < config.malformed_rate else None
+        text = working(puzzle, value, rng, guess=fault is None)
+        text += f" So the answer is \\boxed{{{spelling(puzzle, answer, rng)}}}."
+        if fault is not None:
             if fault == "no_box":
                 return text.replace("\\boxed{", "").replace("}.", "."), "stop"
             if fault == "unbalanced_box":
@@ -161,10 +161,10 @@ def wrong_answer(puzzle: puzzles.Puzzle, rng: random.Random) -> str:
     return puzzle.answer + "1"  # numbers and expressions: a digit too many
 
 
-def working(puzzle: puzzles.Puzzle, value, rng: random.Random) -> str:
+def working(puzzle: puzzles.Puzzle, value, rng: random.Random, guess: bool = True) -> str:
     """Some visible reasoning; now and then an early boxed guess (the last box must win)."""
     head = f"There are {len(puzzle.steps)} operations to apply in order."
-    if rng.random() < 0.1:
+    if guess and rng.random() < 0.1:
         head += f" A first rough guess would be \\boxed{{{rng.randint(1, 9)}}}, but let us compute."
     shown = format_number(value) if isinstance(value, Fraction) else puzzles.format_linear(*value)
     return f"{head} Working through them gives {shown}."

@@ -17,8 +17,24 @@ from pipeline.answers import format_number
 
 FLOAT_DIVISOR = 8  # float questions end with "then divide by 8": an exact answer to 3 decimals
 TERMS = 5
-_START = re.compile(r"Start with (x|-?\d+)((?:, then (?:add|subtract|multiply by|divide by) -?\d+)*)")
-_OP = re.compile(r"then (add|subtract|multiply by|divide by) (-?\d+)")
+# Several wordings of the same chain, so that the sim's questions are not near-duplicates of each other.
+OPS = {"add": ("add", "increase it by", "raise it by"),
+       "subtract": ("subtract", "decrease it by", "take away"),
+       "multiply by": ("multiply by", "multiply it by", "scale it by a factor of"),
+       "divide by": ("divide by",)}
+_VERB = {phrase: op for op, phrases in OPS.items() for phrase in phrases}
+JOINERS = (", then ", "; next, ", ", after that ")
+STARTS = ("Start with", "Begin with", "Take")
+INTROS = ("The figures below come from a record about {0} and {1}.",
+          "A study of {0} reports several quantities, some tied to {1}.",
+          "Consider a ledger kept on {0}, {1} and {2}.",
+          "An engineer reviewing {2} notes figures about {0}.",
+          "In a report on {1}, a few numbers concerning {2} stand out.")
+ASKS = ("What number results?", "What is the final number?", "Which number do you end up with?")
+_PHRASE = "|".join(sorted(map(re.escape, _VERB), key=len, reverse=True))
+_JOIN = "|".join(map(re.escape, JOINERS))
+_START = re.compile(rf"(?:{'|'.join(STARTS)}) (x|-?\d+)((?:(?:{_JOIN})(?:{_PHRASE}) -?\d+)*)")
+_OP = re.compile(rf"(?:{_JOIN})({_PHRASE}) (-?\d+)")
 _OPTION = re.compile(r"^([A-Z])\. (-?\d+)$", re.M)
 _THRESHOLD = re.compile(r"Is the result greater than (-?\d+)\?")
 _TERMS = re.compile(r"ordered list of terms: ([a-z, ]+)\. ")
@@ -54,7 +70,7 @@ def write_puzzle(document: str, level: int, answer_type: str, rng: random.Random
     """A new question on this document at this level and answer type."""
     numbers = document_numbers(document) or [rng.randint(2, 99) for _ in range(6)]
     words = document_words(document)
-    topic = " and ".join(words[:2]) if words else "a record"
+    topic = (words[:3] + _FALLBACK_WORDS)[:3] if len(words) >= 3 else _FALLBACK_WORDS[-3:]
     steps = []
     for _ in range(2 * level - 1):
         op = rng.choice(["add", "subtract", "multiply by"])
@@ -62,14 +78,15 @@ def write_puzzle(document: str, level: int, answer_type: str, rng: random.Random
     start = None if answer_type == "expression" else rng.choice(numbers)
     if answer_type == "float":
         steps.append(("divide by", FLOAT_DIVISOR))
-    chain = f"Start with {'x' if start is None else start}" + "".join(f", then {op} {v}" for op, v in steps)
-    intro = f"The figures below come from a record about {topic}."
+    chain = f"{rng.choice(STARTS)} {'x' if start is None else start}" + "".join(
+        f"{rng.choice(JOINERS)}{rng.choice(OPS[op])} {v}" for op, v in steps)
+    intro = rng.choice(INTROS).format(*topic)
     value = evaluate(start, steps)
     extra: dict = {}
     if answer_type in ("integer", "float"):
-        question = f"{intro} {chain}. What number results?"
+        question = f"{intro} {chain}. {rng.choice(ASKS)}"
         if answer_type == "float":
-            question = question[:-1] + ", to three decimal places?"
+            question = question[:-1] + " (to three decimal places)?"
     elif answer_type == "categorical":
         options = wrong_values(start, steps, value, rng, 3) + [value]
         rng.shuffle(options)
@@ -80,7 +97,7 @@ def write_puzzle(document: str, level: int, answer_type: str, rng: random.Random
         extra["threshold"] = int(value) + rng.choice([-7, -3, -1, 1, 4, 9])
         question = f"{intro} {chain}. Is the result greater than {extra['threshold']}?"
     elif answer_type == "string":
-        terms = (words[2:] + _FALLBACK_WORDS)[:TERMS] if len(words) > 2 else _FALLBACK_WORDS[:TERMS]
+        terms = (words[3:] + _FALLBACK_WORDS)[:TERMS]
         extra["terms"] = terms
         question = (f"{intro} Consider the ordered list of terms: {', '.join(terms)}. {chain}, and call "
                     f"the result r. Which term is at position (r mod {TERMS}) + 1 of the list?")
@@ -169,7 +186,7 @@ def solve(question: str) -> Puzzle | None:
     if not match:
         return None
     start = None if match.group(1) == "x" else int(match.group(1))
-    steps = [(op, int(v)) for op, v in _OP.findall(match.group(2))]
+    steps = [(_VERB[phrase], int(v)) for phrase, v in _OP.findall(match.group(2))]
     level = max(1, (sum(op != "divide by" for op, _ in steps) + 1) // 2)
     extra: dict = {}
     if start is None:
