@@ -116,3 +116,21 @@ def gc_versions(root: str, dataset: str, keep: int, dry_run: bool = False) -> li
             store.fs.delete_dir(hidden)
             log.info("gc: removed %s@%s", dataset, version)
     return doomed
+
+
+def goalpost_history(root: str, dataset: str, goalpost_id: str) -> list[dict[str, Any]]:
+    """Per version: the goalpost's pass@k, k and deepest rung (manifest), and its ladder rows (data)."""
+    store = open_store(root)
+    history = []
+    for version in list_versions(store, dataset):
+        stored = read_version(root, dataset, version)
+        progress = next((g for g in stored.manifest.get("goalposts", []) if g.get("goalpost_id") == goalpost_id), None)
+        rows = stored.curriculum(["goalpost_id", "depth"]).to_pylist()
+        depths = [r["depth"] for r in rows if r["goalpost_id"] == goalpost_id]
+        if progress is None and not depths:
+            continue
+        progress = progress or {}
+        history.append({"version": version, "pass_at_k": progress.get("pass_at_k"), "k": progress.get("k"),
+                        "deepest_depth": progress.get("deepest_depth", max(depths, default=None)),
+                        "ladder_rows": len(depths)})
+    return history
