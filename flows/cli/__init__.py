@@ -39,10 +39,10 @@ def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or environment, not a bug: shown as one line, exit 2."""
     from pipeline.backends import BackendUnavailable
     from pipeline.config import ConfigError
-    from pipeline.store.layout import StoreError
     from pipeline.goalposts import GoalpostError
+    from pipeline.store.layout import StoreError
 
-    return (ConfigError, BackendUnavailable, GoalpostError, FileNotFoundError, NotADirectoryError,
+    return (ConfigError, BackendUnavailable, GoalpostError, StoreError, FileNotFoundError, NotADirectoryError,
             PermissionError)
 
 
