@@ -35,7 +35,7 @@ def _png(figure) -> str:
 def _calibration_plot(calibration: list[dict[str, Any]]) -> str:
     import matplotlib.pyplot as plt
 
-    rows = [r for r in calibration if r.get("count")]
+    rows = [r for r in calibration if r.get("count") and r.get("target") is not None]  # GASP (level 0) has no target
     figure, axes = plt.subplots(figsize=(5, 3.5))
     levels = [str(r["level"]) for r in rows]
     axes.plot(levels, [r.get("target") for r in rows], "s--", label="target", color="gray")
@@ -112,7 +112,7 @@ def render_report(manifest: dict[str, Any], curriculum: pa.Table) -> str:
         f"{html.escape(str(manifest.get('parent') or 'none'))}; curriculum {html.escape(manifest['package_version'])}.</p>",
         "<h2>Calibration</h2>" + _table(calibration, ["level", "count", "target", "measured_mean", "measured_std", "agreement"]),
     ]
-    if any(r.get("count") for r in calibration):
+    if any(r.get("count") and r.get("target") is not None for r in calibration):
         sections.append(_calibration_plot(calibration))
     if curriculum.num_rows:
         sections.append("<h2>Answer types</h2>" + _bar_plot(answer_type_mix(curriculum), "Answer-type mix", "share"))
