@@ -83,7 +83,7 @@ def range_pairs(vectors: np.ndarray, threshold: float, batch_size: int = 8192, s
         spec: IndexSpec = {"type": "flat", "metric": "inner_product"}
     else:
         nlist = int(2 ** round(math.log2(math.sqrt(n))))
-        spec = {"type": "ivf_flat", "metric": "inner_product", "nlist": nlist, "nprobe": max(8, nlist // 32)}
+        spec = {"type": "ivf_flat", "metric": "inner_product", "nlist": nlist, "nprobe": max(16, nlist // 16)}
     index = build(vectors, spec, seed)
     rows, cols, scores = [], [], []
     # FAISS keeps results strictly above the radius for inner product; nudge it to include equality.

@@ -77,16 +77,16 @@ def find_near_duplicates(
 
 
 def _greedy_groups(n, rows, cols, scores, spec) -> NearDuplicates:
-    # Only pairs pointing back to an earlier item matter; sort by later item, then by score descending.
-    earlier = cols < rows
-    rows, cols, scores = rows[earlier], cols[earlier], scores[earlier]
+    # Orient every pair later -> earlier: an approximate search may find a pair from one side only.
+    rows, cols = np.maximum(rows, cols), np.minimum(rows, cols)
+    # Sort by later item, then by score descending.
     order = np.lexsort((-scores, rows))
     rows, cols, scores = rows[order], cols[order], scores[order]
     kept = np.ones(n, dtype=bool)
     duplicate_of: dict[int, int] = {}
     similarity: dict[int, float] = {}
     starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]]) if len(rows) else np.zeros(0, dtype=np.int64)
-    ends = np.r_[starts[1:], len(rows)]
+    ends = np.r_[starts[1:], len(rows)] if len(rows) else starts
     for start, end in zip(starts.tolist(), ends.tolist(), strict=True):
         candidates = cols[start:end]
         alive = np.flatnonzero(kept[candidates])

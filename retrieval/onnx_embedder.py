@@ -48,7 +48,9 @@ def export_onnx(location: str, path: Path) -> None:
             self.model = model
 
         def forward(self, input_ids, attention_mask, token_type_ids):
-            out = self.model(input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids)
+            out = self.model(
+                input_ids=input_ids, attention_mask=attention_mask, token_type_ids=token_type_ids
+            )
             return out.last_hidden_state
 
     sample = tokenizer(["an example sentence", "another"], return_tensors="pt", padding=True)
@@ -61,7 +63,12 @@ def export_onnx(location: str, path: Path) -> None:
             str(path),
             input_names=["input_ids", "attention_mask", "token_type_ids"],
             output_names=["token_embeddings"],
-            dynamic_axes={"input_ids": axes, "attention_mask": axes, "token_type_ids": axes, "token_embeddings": axes},
+            dynamic_axes={
+                "input_ids": axes,
+                "attention_mask": axes,
+                "token_type_ids": axes,
+                "token_embeddings": axes,
+            },
             opset_version=17,
             dynamo=False,
         )
@@ -133,8 +140,11 @@ class OnnxEmbedder:
         for begin in tqdm(batches, desc="Batches", disable=not show_progress):
             rows = order[begin : begin + batch_size]
             encoded = self.tokenizer(
-                [texts[i] for i in rows], padding=True, truncation=True,
-                max_length=self.max_tokens + 2, return_tensors="np",
+                [texts[i] for i in rows],
+                padding=True,
+                truncation=True,
+                max_length=self.max_tokens + 2,
+                return_tensors="np",
             )
             feed = {k: encoded[k].astype(np.int64) for k in ("input_ids", "attention_mask", "token_type_ids")}
             tokens = self.session.run(None, feed)[0]

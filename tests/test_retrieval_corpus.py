@@ -7,7 +7,7 @@ import json
 import pytest
 
 from retrieval import corpus
-from retrieval.corpus import CorpusError, SourceDocument, Skip, normalize_text, read_corpus
+from retrieval.corpus import CorpusError, Skip, SourceDocument, normalize_text, read_corpus
 
 
 def _write_jsonl(path, rows):
@@ -22,7 +22,9 @@ def _split(items):
 
 
 def test_jsonl_with_custom_fields_keeps_ids_and_row_sources(tmp_path):
-    path = _write_jsonl(tmp_path / "c.jsonl", [{"body": "First doc.", "key": "a"}, {"body": "Second.", "key": "b"}])
+    path = _write_jsonl(
+        tmp_path / "c.jsonl", [{"body": "First doc.", "key": "a"}, {"body": "Second.", "key": "b"}]
+    )
     docs, skips = _split(list(read_corpus([path], text_field="body", id_field="key")))
     assert [(d.doc_id, d.text, d.source) for d in docs] == [
         ("a", "First doc.", f"{path}:1"),
@@ -52,12 +54,17 @@ def test_parquet_and_text_folder_and_saved_dataset_are_read(tmp_path):
     folder_docs, _ = _split(list(read_corpus([folder])))
     saved_docs, _ = _split(list(read_corpus([tmp_path / "saved"], text_field="content", id_field="id")))
     assert [(d.doc_id, d.text) for d in parquet_docs] == [("p1", "parquet doc")]
-    assert [(d.doc_id, d.text) for d in folder_docs] == [("a.md", "# Title\n\nMarkdown body."), ("sub/b.txt", "Plain text.")]
+    assert [(d.doc_id, d.text) for d in folder_docs] == [
+        ("a.md", "# Title\n\nMarkdown body."),
+        ("sub/b.txt", "Plain text."),
+    ]
     assert [(d.doc_id, d.text) for d in saved_docs] == [("h1", "from datasets")]
 
 
 def test_empty_and_whitespace_documents_are_skipped_as_empty_text(tmp_path):
-    path = _write_jsonl(tmp_path / "c.jsonl", [{"text": "   \n\t"}, {"text": ""}, {"text": None}, {"text": "real"}])
+    path = _write_jsonl(
+        tmp_path / "c.jsonl", [{"text": "   \n\t"}, {"text": ""}, {"text": None}, {"text": "real"}]
+    )
     docs, skips = _split(list(read_corpus([path])))
     assert [d.text for d in docs] == ["real"]
     assert [(s.reason, s.source) for s in skips] == [(corpus.EMPTY_TEXT, f"{path}:{n}") for n in (1, 2, 3)]
@@ -83,7 +90,10 @@ def test_invalid_json_line_is_skipped(tmp_path):
     path = tmp_path / "c.jsonl"
     path.write_text('{"text": "ok"}\n{not json\n[1, 2]\n')
     _, skips = _split(list(read_corpus([path])))
-    assert [(s.reason, s.source) for s in skips] == [(corpus.INVALID_JSON, f"{path}:2"), (corpus.INVALID_JSON, f"{path}:3")]
+    assert [(s.reason, s.source) for s in skips] == [
+        (corpus.INVALID_JSON, f"{path}:2"),
+        (corpus.INVALID_JSON, f"{path}:3"),
+    ]
 
 
 def test_non_string_text_is_skipped_as_not_text(tmp_path):
