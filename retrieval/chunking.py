@@ -38,11 +38,15 @@ def chunk_id_for(doc_id: str, start: int, text: str) -> str:
     return hashlib.sha256(f"{doc_id}\x1f{start}\x1f{text}".encode()).hexdigest()[:16]
 
 
+class ChunkingError(ValueError):
+    """Chunking settings that cannot work (too small, overlap too large, longer than the model reads)."""
+
+
 def validate_chunking(chunk_tokens: int, overlap_tokens: int) -> None:
     if chunk_tokens < 8:
-        raise ValueError(f"chunk_tokens must be at least 8, got {chunk_tokens}")
+        raise ChunkingError(f"chunk_tokens must be at least 8, got {chunk_tokens}")
     if not 0 <= overlap_tokens < chunk_tokens // 2:
-        raise ValueError(f"chunk_overlap must be >= 0 and < chunk_tokens/2, got {overlap_tokens}")
+        raise ChunkingError(f"chunk_overlap must be >= 0 and < chunk_tokens/2, got {overlap_tokens}")
 
 
 def _boundary_tokens(text: str, starts: list[int], pattern: re.Pattern[str]) -> list[int]:

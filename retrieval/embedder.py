@@ -24,6 +24,10 @@ _DEFAULT_ALIASES = {DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"}
 BACKENDS = ("torch", "onnx", "onnx-int8")
 
 
+class EmbedderError(ValueError):
+    """An embedder that cannot be made: unknown backend, missing optional package, unusable model."""
+
+
 class Embedder(Protocol):
     name: str
     dim: int
@@ -64,7 +68,10 @@ class SentenceEmbedder:
         self.name, location = resolve_model(model)
         if Path(location).exists():
             os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a local model never needs the hub
-        self.model = SentenceTransformer(location)
+        try:
+            self.model = SentenceTransformer(location)
+        except OSError as error:  # not a local folder and not reachable on the hub (offline here)
+            raise EmbedderError(f"cannot load embedding model {model!r}: {error}") from error
         self.dim = int(self.model.get_embedding_dimension())
         self.max_tokens = int(self.model.max_seq_length) - 2  # [CLS] and [SEP]
         self._tokenizer = _plain_tokenizer(self.model.tokenizer)
@@ -139,4 +146,4 @@ def load_embedder(model: str = DEFAULT_MODEL, backend: str = "torch") -> Embedde
         from retrieval.onnx_embedder import OnnxEmbedder
 
         return OnnxEmbedder(model, quantized=backend == "onnx-int8")
-    raise ValueError(f"unknown embedding backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    raise EmbedderError(f"unknown embedding backend {backend!r} (choose from {', '.join(BACKENDS)})")

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from retrieval import faiss_index
-from retrieval.chunking import Chunk, validate_chunking
+from retrieval.chunking import Chunk, ChunkingError, validate_chunking
 from retrieval.embedder import DEFAULT_MODEL, Embedder, load_embedder
 from retrieval.index_files import (
     MANIFEST,
@@ -127,7 +127,7 @@ class Index:
         started = time.perf_counter()
         embedder = embedder or load_embedder(settings.model, settings.backend)
         if settings.chunk_tokens > embedder.max_tokens:
-            raise ValueError(
+            raise ChunkingError(
                 f"chunk_tokens={settings.chunk_tokens} exceeds what {embedder.name} reads ({embedder.max_tokens})"
             )
         existing = cls.load(directory, embedder) if (directory / MANIFEST).exists() else None

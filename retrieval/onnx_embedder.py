@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from retrieval.embedder import _plain_tokenizer, _spans, resolve_model
+from retrieval.embedder import EmbedderError, _plain_tokenizer, _spans, resolve_model
 
 logger = logging.getLogger(__name__)
 
 
-class BackendMissing(RuntimeError):
+class BackendMissing(EmbedderError):
     """An optional package this backend needs is not installed."""
 
 

@@ -41,9 +41,13 @@ def user_errors() -> tuple[type[BaseException], ...]:
     from pipeline.config import ConfigError
     from pipeline.goalposts import GoalpostError
     from pipeline.store.layout import StoreError
+    from retrieval.chunking import ChunkingError
+    from retrieval.corpus import CorpusError
+    from retrieval.embedder import EmbedderError
+    from retrieval.index import IndexMismatch
 
     return (ConfigError, BackendUnavailable, GoalpostError, StoreError, FileNotFoundError, NotADirectoryError,
-            PermissionError)
+            PermissionError, CorpusError, IndexMismatch, ChunkingError, EmbedderError)
 
 
 from flows.cli import build, data, goalposts, retrieval  # noqa: E402,F401  (registers commands)
