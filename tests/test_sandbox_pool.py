@@ -102,3 +102,11 @@ def test_a_crash_in_a_batch_leaves_the_other_runs(pool):
     results = pool.run_many(jobs)
     assert [r.ok for r in results] == [True, False, True]
     assert results[1].reason in ("crashed", "sandbox_violation")
+
+
+def test_every_module_the_strict_policy_allows_imports_in_the_sandbox(pool):
+    from pipeline.sandbox.policy import ALLOWED_MODULES
+
+    program = "".join(f"import {name}\n" for name in sorted(ALLOWED_MODULES)) + "print('ok')\n"
+    result = pool.run(Job(program, (TestCase("stdio", expected="ok"),)))
+    assert result.ok, result.detail

@@ -16,10 +16,6 @@ directory. Results stream back one JSON line per test over a pipe, so a run kill
 reports the tests it finished. The verdict (does an output match) is made by the host, not here.
 """
 
-# Modules untrusted code commonly and harmlessly uses: imported once here so runs never pay for them
-# (and so they import even when the interpreter's own folder is not readable by the dropped uid).
-import array  # noqa: E401,F401
-import fractions  # noqa: E401,F401
 import io
 import json
 import os
@@ -28,10 +24,17 @@ import resource
 import select
 import shutil
 import signal
-import statistics  # noqa: E401,F401
 import sys
 import tempfile
 import time
+
+# Modules untrusted code commonly and harmlessly uses: imported once here so runs never pay for them
+# (and so they import even when the interpreter's own folder is not readable by the dropped uid).
+PRELOADED = ("array", "bisect", "cmath", "collections", "copy", "dataclasses", "datetime", "decimal", "enum",
+             "fractions", "functools", "hashlib", "heapq", "itertools", "math", "numbers", "operator", "re",
+             "statistics", "string", "textwrap", "typing", "unicodedata")
+for _name in PRELOADED:
+    __import__(_name)
 
 BANNED_MODULES = frozenset({
     "subprocess", "multiprocessing", "threading", "_thread", "ctypes", "_ctypes", "socket", "_socket",
