@@ -41,8 +41,8 @@ def build_ladders(targets: list[Goalpost], grounding: dict[str, list[Document]],
                   student: Backend, gasp_cfg: GoalpostConfig, darc_cfg: DarcConfig, seed: int,
                   pool: SandboxPool | None = None, sampling: SamplingConfig | None = None) -> StepOutput[Row]:
     """Climb `gasp_cfg.rounds` lemma/lift rounds for every target goalpost, all ladders batched per rung."""
-    documents = {d.doc_id: d for g in targets for d in _document(g, grounding)}
-    anchors = [_Anchor(g, g.question, g.goalpost_id, 0, _document(g, grounding)[0].doc_id) for g in targets]
+    documents = {d.doc_id: d for g in targets for d in grounding_documents(g, grounding)}
+    anchors = [_Anchor(g, g.question, g.goalpost_id, 0, grounding_documents(g, grounding)[0].doc_id) for g in targets]
     out: StepOutput[Row] = StepOutput(kept=[])
     seen: set[tuple[str, str]] = set()
     own = pool is None and any(g.domain == "code" for g in targets)
@@ -111,13 +111,17 @@ def _next_anchors(anchors: list[_Anchor], kept: list[Row], band: tuple[float, fl
             for a in anchors if (gid := a.goalpost.goalpost_id) in best]
 
 
-def _document(goalpost: Goalpost, grounding: dict[str, list[Document]]) -> list[Document]:
-    """The passages the teacher labels a goalpost's math variants with (one merged document)."""
+def grounding_documents(goalpost: Goalpost, grounding: dict[str, list[Document]]) -> list[Document]:
+    """The passages the teacher labels a goalpost's math variants with (one merged document); the
+    `doc_id` every variant of this goalpost carries, so the store can publish the documents rows cite."""
     passages = grounding.get(goalpost.goalpost_id, [])
     text = "\n\n".join(d.text for d in passages) or NO_PASSAGE
     doc_id = passages[0].doc_id if len(passages) == 1 else content_id("gasp-grounding", goalpost.goalpost_id,
                                                                        *(d.doc_id for d in passages))
     return [Document(doc_id, text, source=f"grounding of goalpost {goalpost.goalpost_id}")]
+
+
+_document = grounding_documents  # the name flows/corpus.py first imported
 
 
 def _count(total: dict[str, int], prefix: str, generations) -> None:
