@@ -69,3 +69,15 @@ def minilm():
     from retrieval.embedder import load_embedder
 
     return load_embedder()
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A tiny random-weight Qwen2 chat model + BPE tokenizer, built offline once per session (tests/tiny_model.py).
+
+    Load it by path with the `transformers` backend: `TransformersModel(backend="transformers", model=str(dir))`.
+    Its output is noise.
+    """
+    from tiny_model import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model"))
