@@ -27,6 +27,7 @@ _LETTER = re.compile(r"^(?:option|choice|answer)?\s*\(?([A-Za-z])\)?\s*(?:[.):]\
 _TRUE = frozenset({"true", "yes", "t", "y", "correct"})
 _FALSE = frozenset({"false", "no", "f", "n", "incorrect"})
 _ARTICLES = re.compile(r"^(?:the|a|an)\s+")
+_IMPLICIT_PRODUCT = re.compile(r"(\d)\*([A-Za-z])")  # 6*x -> 6x
 _LATEX_COMMAND = re.compile(r"\\[A-Za-z]+")
 _LETTER_RUN = re.compile(r"[A-Za-z]{3,}")
 _FUNCTIONS = frozenset({"sin", "cos", "tan", "log", "exp", "sqrt", "arcsin", "arccos", "arctan", "sinh",
@@ -99,8 +100,24 @@ def normalize(answer: str | None, answer_type: str) -> str | None:
         words = re.sub(r"\s+", " ", text.lower().strip(" .'\"")).strip()
         return _ARTICLES.sub("", words) or None
     if answer_type == "expression":
-        return text.replace(" ", "").replace("\\cdot", "*").replace("\\times", "*")
+        flat = text.replace(" ", "").replace("\\cdot", "*").replace("\\times", "*")
+        return sorted_terms(_IMPLICIT_PRODUCT.sub(r"\1\2", flat))
     raise ValueError(f"unknown answer type {answer_type!r}; expected one of {ANSWER_TYPES}")
+
+
+def sorted_terms(expression: str) -> str:
+    """Top-level terms of a sum in sorted order (30+6x and 6x+30 alike), so strings can group them."""
+    terms, current, depth = [], "", 0
+    for char in expression:
+        depth += char in "({["
+        depth -= char in ")}]"
+        if depth == 0 and char in "+-" and current and current[-1] not in "^*/eE(":
+            terms.append(current)
+            current = ""
+        current += char
+    terms.append(current)
+    signed = sorted(t if t[0] in "+-" else "+" + t for t in terms if t)
+    return "".join(signed).removeprefix("+")
 
 
 def extract_answer(text: str, answer_type: str) -> str | None:

@@ -83,3 +83,10 @@ def test_tie_is_reported_and_first_group_wins():
 def test_no_valid_answers():
     result = vote([None, None], "integer")
     assert result.answer is None and result.valid == 0 and result.majority_fraction == 0.0
+
+
+def test_expression_terms_are_sorted_so_strings_group_reordered_sums():
+    spellings = ["6x+30", "30+6x", r"6 \cdot x + 30", "6*x+30"]
+    assert {normalize(s, "expression") for s in spellings} == {"30+6x"}
+    assert normalize("6x-30", "expression") == normalize("-30+6x", "expression")
+    assert normalize("x^-1+2", "expression") == "2+x^-1"  # a sign after ^ is not a term boundary

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import random
 import time
-from typing import Sequence
+from collections.abc import Sequence
 
 from pipeline.backends import Chat, Completion, Sampling
 from pipeline.backends.sim import darc, gasp
