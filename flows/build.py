@@ -140,6 +140,7 @@ def _run_steps(ctx: BuildContext, documents: list[Document], wall: dict[str, flo
     for result in probes.kept:
         targets = list(getattr(result, "targets", []))
         grounding = corpus_io.grounding(ctx, targets)
+        ctx.grounding_documents.extend(corpus_io.merged_grounding(targets, grounding))
         ladder_futures.append(ladders_task.submit(ctx, quote(targets), quote(grounding)))
 
     labels = merge([f.result() for f in label_futures])

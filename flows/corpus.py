@@ -121,3 +121,10 @@ def _document(hit: Any) -> Document:
     chunk = getattr(hit, "chunk", hit)
     return Document(doc_id=chunk.chunk_id, text=chunk.text,
                     source=f"{chunk.source} (document {chunk.doc_id}, chars {chunk.start}-{chunk.end})")
+
+
+def merged_grounding(targets: list, grounding: dict[str, list[Document]]) -> list[Document]:
+    """The documents GASP rows cite: the ladder merges a goalpost's passages into one document."""
+    from pipeline.ladder import _document as ladder_document  # the one place that knows the merge
+
+    return [doc for target in targets for doc in ladder_document(target, grounding)]

@@ -120,8 +120,9 @@ class Engines:
                 closer()
 
 
-def open_engines(models: Any, factory: Callable[[Any], Backend] = make_backend) -> Engines:
+def open_engines(models: Any, factory: Callable[[Any], Backend] | None = None) -> Engines:
     """Build one engine per distinct model config (sampling aside) and a view per role."""
+    factory = factory or make_backend  # looked up at call time, so tests can wrap the real backend
     engines: dict[str, tuple[Backend, threading.Lock | None]] = {}
     roles: dict[str, RoleBackend] = {}
     for role in ("questioner", "teacher", "student"):

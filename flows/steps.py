@@ -52,6 +52,7 @@ class BuildContext:
         self.computed: dict[str, list[str]] = {}  # step -> keys computed by this run
         self.step_seconds: dict[str, float] = {}
         self.lock = threading.Lock()
+        self.grounding_documents: list = []  # GASP passages rows may cite, for the published documents
 
     def darc_settings(self, step: str) -> dict[str, Any]:
         data = self.config.darc.model_dump(mode="json")
@@ -161,7 +162,7 @@ def difficulty_task(ctx: BuildContext, labelled: StepOutput) -> StepOutput:
 @task(name="probe", **_TASK)
 def probe_task(ctx: BuildContext, goalposts: list) -> StepOutput:
     """Student pass@k on a shard of goalposts; kept = [ProbeResult] so it caches like any step."""
-    from pipeline.ladder import probe_goalposts
+    from pipeline.probe import probe_goalposts
 
     role = ctx.engines["student"]
     gasp = ctx.config.goalposts
@@ -169,8 +170,8 @@ def probe_task(ctx: BuildContext, goalposts: list) -> StepOutput:
                    ctx.config.seed)
 
     def run() -> StepOutput:
-        result = probe_goalposts(goalposts, role, gasp, ctx.config.seed)
-        return StepOutput(kept=[result], rejected=list(getattr(result, "rejected", []) or []))
+        result = probe_goalposts(goalposts, role, gasp, ctx.config.seed, sampling=role.config.sampling)
+        return StepOutput(kept=[result], usage=dict(result.usage))
 
     return _cached_step(ctx, "probe", key, [role], run)
 
@@ -185,4 +186,5 @@ def ladders_task(ctx: BuildContext, targets: list, grounding: dict) -> StepOutpu
                 "teacher": model_identity(teacher.config), "student": model_identity(student.config)}
     key = step_key("ladders", (targets, grounding), settings, ctx.config.seed)
     return _cached_step(ctx, "ladders", key, [teacher, student], lambda: build_ladders(
-        targets, grounding, teacher, student, ctx.config.goalposts, ctx.config.darc, ctx.config.seed))
+        targets, grounding, teacher, student, ctx.config.goalposts, ctx.config.darc, ctx.config.seed,
+        sampling=teacher.config.sampling))

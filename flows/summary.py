@@ -44,19 +44,24 @@ def build_info(config: BuildConfig, state: BuildState, outputs: dict[str, Any], 
         "calibration": calibration,
         "build_key": state.build_key,
         "corpus_key": state.corpus_key,
-        "documents": _documents(state, outputs),
+        "documents": _documents(state, outputs, ctx.grounding_documents),
     }
     if state.parent is not None:
         info["parent_version"] = state.parent
     if probes:
-        info["goalposts"] = [_plain(p) for result in probes for p in getattr(result, "probes", [])]
+        from pipeline.ladder import goalpost_progress
+
+        info["goalposts"] = [row for result in probes
+                             for row in goalpost_progress(result, outputs["ladders"].kept)]
         info["ladders"] = _ladder_summary(outputs["ladders"].kept)
     return info
 
 
-def _documents(state: BuildState, outputs: dict[str, Any]) -> list[Document]:
+def _documents(state: BuildState, outputs: dict[str, Any], grounding: list[Document]) -> list[Document]:
     """Every document a row may cite: the pinned sample plus GASP grounding documents."""
     docs = {d["doc_id"]: Document(**d) for d in state.documents}
+    for doc in grounding:
+        docs.setdefault(doc.doc_id, doc)
     for row in outputs["ladders"].kept:
         question = row[0]
         if question.doc_id and question.doc_id not in docs:
@@ -69,12 +74,6 @@ def _ladder_summary(rows: list) -> list[dict[str, Any]]:
     for question, *_ in rows:
         deepest[question.goalpost_id] = max(deepest.get(question.goalpost_id, 0), question.depth)
     return [{"goalpost_id": g, "deepest": d} for g, d in sorted(deepest.items())]
-
-
-def _plain(value: Any) -> Any:
-    import dataclasses
-
-    return dataclasses.asdict(value) if dataclasses.is_dataclass(value) else value
 
 
 def publish_once(config: BuildConfig, work: WorkDir, state: BuildState, items: list, rejects: list,

@@ -72,6 +72,16 @@ def minilm():
 
 
 @pytest.fixture(scope="session")
+def prefect_harness(tmp_path_factory):
+    """Prefect against a temporary database and home, started once per session (flows tests)."""
+    os.environ["PREFECT_HOME"] = str(tmp_path_factory.mktemp("prefect-home"))
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+@pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A tiny random-weight Qwen2 chat model + BPE tokenizer, built offline once per session (tests/tiny_model.py).
 
