@@ -19,6 +19,7 @@ from prefect.task_runners import ThreadPoolTaskRunner
 from prefect.utilities.annotations import quote
 
 from flows import corpus as corpus_io
+from flows.cache import build_identity
 from flows.engines import open_engines
 from flows.progress import Progress
 from flows.steps import (
@@ -50,7 +51,7 @@ def build_curriculum(config: BuildConfig, new_version: bool = False) -> dict[str
     started = time.perf_counter()
     progress = Progress()
     work = WorkDir(work_root(config))
-    config_hash = config.config_hash()
+    config_hash = build_identity(config)
     wall: dict[str, float] = {}
 
     clock = time.perf_counter()

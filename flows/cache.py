@@ -41,6 +41,15 @@ def model_identity(model_config: Any) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in _TRANSPORT_FIELDS}
 
 
+def build_identity(config: Any) -> str:
+    """The config hash that names a build for resume: transport settings left out, so a rerun
+    with another timeout, concurrency or simulated latency still resumes the same build."""
+    data = config.model_dump(mode="json")
+    for role in ("questioner", "teacher", "student"):
+        data["models"][role] = model_identity(getattr(config.models, role))
+    return digest(data)[:16]
+
+
 def step_key(step: str, inputs: Any, settings: dict[str, Any], seed: int) -> str:
     """The cache key of one shard-and-step."""
     return digest({"format": CACHE_FORMAT, "step": step, "inputs": digest(inputs),
