@@ -1,6 +1,6 @@
 """A tiny random-weight chat model and tokenizer, built offline for tests of the `transformers` backend.
 
-A 2-layer Qwen2 (hidden size 64) with a byte-level BPE tokenizer trained with `tokenizers` on a few
+A 2-layer Qwen2 (hidden size 64, one attention head of size 64, which vLLM's kernels accept) with a byte-level BPE tokenizer trained with `tokenizers` on a few
 local sentences, a ChatML chat template, and `<|im_end|>` as end of turn. Saved with
 `save_pretrained`, so it loads by path exactly like a real model. Its output is noise, which is the
 point: the parsers and rejections downstream must survive it.
@@ -43,7 +43,7 @@ def build_tiny_model(directory: Path, seed: int = 0) -> Path:
     tokenizer.chat_template = CHAT_TEMPLATE
 
     config = Qwen2Config(vocab_size=len(tokenizer), hidden_size=64, intermediate_size=128, num_hidden_layers=2,
-                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         num_attention_heads=1, num_key_value_heads=1, max_position_embeddings=1024,
                          eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
                          bos_token_id=None, tie_word_embeddings=True)
     torch.manual_seed(seed)
