@@ -76,8 +76,12 @@ def rl_view(curriculum: pa.Table, documents: pa.Table) -> pa.Table:
     n = curriculum.num_rows
     prompts = user_prompts(curriculum).combine_chunks()
     texts = document_texts(curriculum, documents)
-    with_context = pc.binary_join_element_wise(CONTEXT_HEADER, texts, "\n\nQuestion: ", prompts, "")
-    text_prompts = pc.if_else(pc.equal(texts, ""), prompts, with_context)
+    # rows without a document get the bare prompt; choosing the short pieces (not whole strings)
+    # per row keeps if_else cheap
+    no_document = pc.equal(texts, "")
+    header = pc.if_else(no_document, "", CONTEXT_HEADER)
+    separator = pc.if_else(no_document, "", "\n\nQuestion: ")
+    text_prompts = pc.binary_join_element_wise(header, texts, separator, prompts, "")
     reward = pa.StructArray.from_arrays(
         [curriculum.column("label_answer").combine_chunks(), _constant("rule", n)],
         fields=list(RL_SCHEMA.field("reward_model").type))
