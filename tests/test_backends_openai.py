@@ -71,6 +71,12 @@ def test_requests_in_flight_never_exceed_max_concurrency(server):
     assert server.max_in_flight == 4
 
 
+def test_sixty_four_requests_are_in_flight_at_once_against_a_slow_server(server):
+    server.latency_s = 0.2
+    out = backend(server, max_concurrency=64).generate(chats(128), Sampling())
+    assert len(out) == 128 and server.max_in_flight == 64
+
+
 def test_fewer_choices_than_n_are_topped_up_with_fresh_seeds(server):
     server.max_choices = 2
     out = backend(server).generate(chats(1), Sampling(n=5, seed=100))
