@@ -55,6 +55,12 @@ def test_truncated_answers_report_length(server):
     assert out[0][0].finish_reason == "length" and len(out[0][0].text.split()) == 2
 
 
+def test_greedy_asks_for_one_sample_and_repeats_it(server):
+    out = backend(server).generate(chats(1), Sampling(n=3, temperature=0.0))
+    assert [r["body"]["n"] for r in server.requests] == [1] and len({c.text for c in out[0]}) == 1
+    assert len(out[0]) == 3
+
+
 def test_json_schema_is_sent_as_response_format(server):
     schema = {"title": "question", "type": "object", "properties": {"answer": {"type": "string"}}}
     backend(server).generate(chats(1), Sampling(json_schema=schema))

@@ -66,6 +66,8 @@ def test_availability_names_what_is_missing():
 def test_sampling_params_mapping():
     assert sampling_kwargs(Sampling(n=10, temperature=0.6, top_p=0.95, max_tokens=512, seed=3)) == {
         "n": 10, "temperature": 0.6, "top_p": 0.95, "max_tokens": 512, "seed": 3}
+    # vLLM refuses n > 1 when greedy: one sample is asked for (and repeated n times by the backend)
+    assert sampling_kwargs(Sampling(n=4, temperature=0.0))["n"] == 1
     schema = {"type": "object", "properties": {"question": {"type": "string"}}}
     guided = sampling_kwargs(Sampling(json_schema=schema), StructuredOutputsParams)
     assert guided["structured_outputs"] == StructuredOutputsParams(json=schema)

@@ -22,6 +22,7 @@ import random
 import ssl
 import time
 from collections.abc import AsyncIterator, Coroutine, Sequence
+from dataclasses import replace
 from typing import Any, TypeVar
 
 import certifi
@@ -78,6 +79,10 @@ class OpenAIBackend:
 
     async def _answer(self, lanes: Lanes, chat: Chat, sampling: Sampling) -> list[Completion]:
         """`sampling.n` completions of one prompt, topping up when the server returns fewer."""
+        if sampling.temperature == 0 and sampling.n > 1:
+            # Greedy: one answer, repeated (vllm serve refuses n > 1 without sampling).
+            one = await self._answer(lanes, chat, replace(sampling, n=1))
+            return one * sampling.n
         completions: list[Completion] = []
         top_up = 0
         while len(completions) < sampling.n:

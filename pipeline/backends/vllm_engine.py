@@ -24,6 +24,7 @@ from pipeline.config import VLLMModel
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+GREEDY_BELOW = 1e-5  # vLLM decodes greedily below this temperature (its _SAMPLING_EPS)
 ENGINE_SEED = 0  # the engine's own seed; per-request seeds come from Sampling.seed
 _ENGINES: dict[tuple[tuple[str, Any], ...], Any] = {}  # one LLM per model + engine settings per process
 
@@ -50,7 +51,9 @@ class VLLMBackend:
         outputs = llm.chat([list(prompts[i]) for i in order], params, use_tqdm=False)
         if len(outputs) != len(prompts):
             raise BackendError(f"vllm backend: {len(outputs)} outputs for {len(prompts)} prompts")
-        return restore_order(order, [to_completions(output, sampling.n) for output in outputs])
+        samples = samples_per_prompt(sampling)
+        completions = [to_completions(output, samples) * (sampling.n // samples) for output in outputs]
+        return restore_order(order, completions)
 
 
 def availability_problem(vllm_installed: bool, cuda_devices: int) -> str | None:
@@ -92,10 +95,15 @@ def engine(config: VLLMModel) -> Any:
     return _ENGINES[key]
 
 
+def samples_per_prompt(sampling: Sampling) -> int:
+    """vLLM refuses n > 1 with greedy decoding: then one sample is drawn and repeated n times."""
+    return sampling.n if sampling.temperature >= GREEDY_BELOW else 1
+
+
 def sampling_kwargs(sampling: Sampling, structured_outputs_params: type | None = None) -> dict[str, Any]:
     """`SamplingParams(...)` arguments; pass vLLM's `StructuredOutputsParams` class for guided JSON."""
-    kwargs: dict[str, Any] = {"n": sampling.n, "temperature": sampling.temperature, "top_p": sampling.top_p,
-                              "max_tokens": sampling.max_tokens, "seed": sampling.seed}
+    kwargs: dict[str, Any] = {"n": samples_per_prompt(sampling), "temperature": sampling.temperature,
+                              "top_p": sampling.top_p, "max_tokens": sampling.max_tokens, "seed": sampling.seed}
     if sampling.json_schema is not None:
         if structured_outputs_params is None:
             raise ValueError("a JSON schema needs vLLM's StructuredOutputsParams class")
