@@ -85,12 +85,20 @@ def prepared_model(name: str, location: str, quantized: bool) -> Path:
         staging.rename(plain)
     if not quantized:
         return plain
-    int8 = folder / "model-int8.onnx"
+    int8 = folder / "model-int8-per-channel.onnx"
     if not int8.exists():
         from onnxruntime.quantization import QuantType, quantize_dynamic
 
         staging = folder / f"model-int8.onnx.tmp-{os.getpid()}"
-        quantize_dynamic(str(plain), str(staging), weight_type=QuantType.QInt8)
+        # Per-channel weights on MatMuls only: per-tensor int8 moved vectors far more (min cosine
+        # to torch 0.90 vs 0.99 on real text), and quantizing the embedding lookup buys no speed.
+        quantize_dynamic(
+            str(plain),
+            str(staging),
+            weight_type=QuantType.QInt8,
+            per_channel=True,
+            op_types_to_quantize=["MatMul"],
+        )
         staging.rename(int8)
     return int8
 
