@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from flows.cache import digest
-from pipeline.config import BuildConfig
+from pipeline.config import BuildConfig, ConfigError
 from pipeline.records import Document
 
 log = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ def sample(config: BuildConfig, index: Any) -> list[dict[str, str]]:
     exclude = used_doc_ids(config.output_root, config.dataset) if config.corpus.exclude_used else set()
     chunks = sample_documents(index, config.corpus.documents_per_build, config.seed, exclude=exclude)
     if not chunks:
-        raise ValueError(f"{config.dataset}: no documents left to sample (corpus {config.corpus.paths}, "
+        raise ConfigError(f"{config.dataset}: no documents left to sample (corpus {config.corpus.paths}, "
                          f"{len(exclude)} used by earlier versions); add documents or set corpus.exclude_used=false")
     return [_as_dict(_document(c)) for c in chunks]
 

@@ -93,7 +93,7 @@ class CountingSim(SimBackend):
             from pipeline.backends import Completion
 
             out = [[Completion("%%% garbage \x00 ###", "stop", c.prompt_tokens, 3) for c in row]
-                   if cls.garbage_when in chat[-1]["content"] else row for chat, row in zip(prompts, out)]
+                   if cls.garbage_when in chat[-1]["content"] else row for chat, row in zip(prompts, out, strict=True)]
         return out
 
     @classmethod

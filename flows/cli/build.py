@@ -45,11 +45,11 @@ def build(
 
     if not verbose:
         _quiet_prefect_console()
+    restore = _exit_on_interrupt(work_root(config))
     try:
         result = build_curriculum(config, new_version=new_version)
     except KeyboardInterrupt:
-        typer.echo(f"\ninterrupted: nothing was published. Finished shards are saved under "
-                   f"{work_root(config)}; rerun the same command to resume.", err=True)
+        typer.echo(_interrupted_message(work_root(config)), err=True)
         raise typer.Exit(130) from None
     except OSError as error:
         if "--debug" in sys.argv:
@@ -58,9 +58,41 @@ def build(
                    f"are saved under {work_root(config)}; fix the cause and rerun to resume.", err=True)
         raise typer.Exit(1) from None
     finally:
+        restore()
         if unsubscribe:
             unsubscribe()
     _print_result(result)
+
+
+def _interrupted_message(work: Path) -> str:
+    return (f"\ninterrupted: nothing was published by this run (a version only ever appears whole). Finished "
+            f"shards are saved under {work}; rerun the same command to resume.")
+
+
+def _exit_on_interrupt(work: Path):
+    """Ctrl-C ends the build at once, exactly as safely as kill -9 would.
+
+    Letting KeyboardInterrupt unwind through Prefect does not work: the terminal's SIGINT also stops
+    Prefect's ephemeral server, and the engine then retries its API calls for minutes. Nothing needs
+    unwinding: step results and versions are written aside and renamed, so whatever was saved is
+    whole and a half-written version is invisible and cleaned up by the next publish.
+    """
+    import os
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        typer.echo(_interrupted_message(work), err=True)
+        try:
+            from prefect.server.api.server import SubprocessASGIServer
+
+            for server in list(SubprocessASGIServer._instances.values()):
+                server.stop()
+        except Exception:  # best effort: the process is going away regardless
+            pass
+        os._exit(130)
+
+    previous = signal.signal(signal.SIGINT, stop)
+    return lambda: signal.signal(signal.SIGINT, previous)
 
 
 def _quiet_prefect_console() -> None:
