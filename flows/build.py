@@ -9,8 +9,8 @@ and published, with an unchanged corpus, returns that version without any model 
 `new_version=True` (the nightly schedule asks for a new version each night).
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: Prefect validates the flow's parameters against
+# its signature, and a deployment run (loaded by entrypoint) must resolve `BuildConfig` at runtime.
 import time
 from typing import Any
 
