@@ -33,16 +33,17 @@ class CallStats:
     samples: int = 0
     prompt_tokens: int = 0
     completion_tokens: int = 0
-    busy_s: float = 0.0
+    busy_s: float = 0.0  # wall time inside generate(), summed over calls (overlapping calls add up)
+    cpu_s: float = 0.0  # CPU time of the calling threads inside generate() (in-process engines' own cost)
 
     def add(self, other: CallStats) -> None:
-        for name in ("calls", "prompts", "samples", "prompt_tokens", "completion_tokens", "busy_s"):
+        for name in ("calls", "prompts", "samples", "prompt_tokens", "completion_tokens", "busy_s", "cpu_s"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
     def as_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "prompts": self.prompts, "samples": self.samples,
                 "prompt_tokens": self.prompt_tokens, "completion_tokens": self.completion_tokens,
-                "busy_s": round(self.busy_s, 3)}
+                "busy_s": round(self.busy_s, 3), "cpu_s": round(self.cpu_s, 3)}
 
 
 class RoleBackend:
@@ -60,7 +61,7 @@ class RoleBackend:
         self._local = threading.local()  # per-task counters, since shards run in threads
 
     def generate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.thread_time()
         if self._lock is None:
             out = self.engine.generate(prompts, sampling)
         else:
@@ -68,7 +69,8 @@ class RoleBackend:
                 out = self.engine.generate(prompts, sampling)
         call = CallStats(1, len(prompts), sum(len(g) for g in out),
                          sum(g[0].prompt_tokens for g in out if g),
-                         sum(c.completion_tokens for g in out for c in g), time.perf_counter() - start)
+                         sum(c.completion_tokens for g in out for c in g), time.perf_counter() - start,
+                         time.thread_time() - cpu)
         with self._stats_lock:
             self.stats.add(call)
         for counter in getattr(self._local, "counters", []):
