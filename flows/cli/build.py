@@ -99,6 +99,9 @@ def _quiet_prefect_console() -> None:
     """Progress lines replace Prefect's per-task console lines; its logs still reach the API/UI."""
     import logging
 
+    from prefect.logging.configuration import setup_logging
+
+    setup_logging()  # Prefect configures its handlers lazily; do it now so they can be turned down
     for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
         for handler in logging.getLogger(name).handlers:
             if type(handler).__name__ == "PrefectConsoleHandler":
