@@ -125,6 +125,6 @@ def _document(hit: Any) -> Document:
 
 def merged_grounding(targets: list, grounding: dict[str, list[Document]]) -> list[Document]:
     """The documents GASP rows cite: the ladder merges a goalpost's passages into one document."""
-    from pipeline.ladder import _document as ladder_document  # the one place that knows the merge
+    from pipeline.ladder import grounding_documents  # the one place that knows the merge
 
-    return [doc for target in targets for doc in ladder_document(target, grounding)]
+    return [doc for target in targets for doc in grounding_documents(target, grounding)]

@@ -28,9 +28,10 @@ def build_info(config: BuildConfig, state: BuildState, outputs: dict[str, Any], 
         for role in _ROLE_OF_STEP.get(step, ()):
             bucket = tokens.setdefault(role, {})
             for key, value in (out.usage or {}).items():
-                # A step that calls two roles reports one usage: book it to the first role.
-                if role == _ROLE_OF_STEP[step][0]:
-                    bucket[key] = bucket.get(key, 0) + int(value)
+                # Steps that call several roles book keys as "role.metric"; plain keys are the step's role.
+                owner, _, metric = key.rpartition(".")
+                if (owner or _ROLE_OF_STEP[step][0]) == role:
+                    bucket[metric] = bucket.get(metric, 0) + int(value)
     probes = outputs["probe"].kept
     info: dict[str, Any] = {
         "config": config.model_dump(mode="json"),
@@ -119,9 +120,9 @@ def calibration_table(calibration: list[dict]) -> str:
 
     for row in calibration:
         lines.append(f"| {row.get('level')} | {row.get('count')} "
-                     f"| {fmt(row.get('target_solve_rate', row.get('target')))} "
+                     f"| {fmt(row.get('target_solve_rate'))} "
                      f"| {fmt(row.get('measured_mean'))} | {fmt(row.get('measured_std'))} "
-                     f"| {fmt(row.get('label_agreement', row.get('agreement')))} |")
+                     f"| {fmt(row.get('label_agreement'))} |")
     return "\n".join(lines)
 
 

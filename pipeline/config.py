@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -85,7 +85,7 @@ class VLLMModel(_ModelBase):
     enable_prefix_caching: bool = Field(True, description="Reuse KV cache across prompts sharing a document.")
 
 
-ModelConfig = Annotated[Union[SimModel, OpenAIModel, TransformersModel, VLLMModel], Field(discriminator="backend")]
+ModelConfig = Annotated[SimModel | OpenAIModel | TransformersModel | VLLMModel, Field(discriminator="backend")]
 
 
 class Models(Strict):
@@ -98,7 +98,7 @@ class CorpusConfig(Strict):
     paths: list[str] = Field(description="Corpus files or folders: JSONL, Parquet, .txt/.md folders, saved `datasets`.")
     text_field: str = Field("text", description="Field holding document text (JSONL/Parquet/datasets).")
     id_field: str | None = Field("id", description="Field holding a document id; content hash when absent.")
-    chunk_tokens: int = Field(256, ge=16, description="Chunk size in embedding-tokenizer tokens.")
+    chunk_tokens: int = Field(200, ge=16, description="Chunk size in embedding-tokenizer tokens (at most the model's limit: 254 for all-MiniLM-L6-v2).")
     chunk_overlap: int = Field(32, ge=0, description="Token overlap between chunks.")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="Sentence-transformers model: local path, hub id, or the offline default.")
     embedding_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")

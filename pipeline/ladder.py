@@ -80,7 +80,7 @@ def _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg,
     call = Sampling(n=max(1, -(-gasp_cfg.attempts // len(AXES))), temperature=settings.temperature,
                     top_p=settings.top_p, max_tokens=settings.max_tokens, seed=seed)
     generations = teacher.generate(chats, call)
-    _count(out.usage, "teacher_", generations)
+    _count(out.usage, "teacher.", generations)
     questions, rejected = parse_replies(requests, generations, seen)
     out.rejected.extend(rejected)
     rows: list[Row] = []
@@ -120,8 +120,6 @@ def grounding_documents(goalpost: Goalpost, grounding: dict[str, list[Document]]
                                                                        *(d.doc_id for d in passages))
     return [Document(doc_id, text, source=f"grounding of goalpost {goalpost.goalpost_id}")]
 
-
-_document = grounding_documents  # the name flows/corpus.py first imported
 
 
 def _count(total: dict[str, int], prefix: str, generations) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
-from pipeline.backends import Backend, Completion, Sampling, usage
+from pipeline.backends import Backend, Completion, Sampling, for_role, usage
 from pipeline.config import DarcConfig, GoalpostConfig, SamplingConfig
 from pipeline.difficulty import measure_difficulty
 from pipeline.gasp_prompts import code_chat, extract_program, parse_variant
@@ -80,7 +80,7 @@ def score_math(questions: list[Question], documents: dict[str, Document], teache
     measure_cfg = darc_cfg.model_copy(update={"student_samples": gasp_cfg.student_samples, "learnability_band": None})
     measured = measure_difficulty(labelled.kept, student, measure_cfg, seed)
     return StepOutput(measured.kept, labelled.rejected + measured.rejected,
-                      _add(labelled.usage, measured.usage))
+                      {**for_role("teacher", labelled.usage), **for_role("student", measured.usage)})
 
 
 def score_code(questions: list[Question], student: Backend, gasp_cfg: GoalpostConfig, pool: SandboxPool,
@@ -104,7 +104,7 @@ def score_code(questions: list[Question], student: Backend, gasp_cfg: GoalpostCo
     call = Sampling(n=gasp_cfg.student_samples, temperature=settings.temperature, top_p=settings.top_p,
                     max_tokens=settings.max_tokens, seed=seed)
     generations = student.generate([code_chat(q.question) for q, _, _ in good], call)
-    out.usage = usage(generations)
+    out.usage = for_role("student", usage(generations))
     jobs, owners = [], []  # every student program of every variant in one sandbox batch
     for index, ((_, outputs, case_inputs), completions) in enumerate(zip(good, generations, strict=True)):
         tests = tuple(TestCase("stdio", input=i, expected=e) for i, e in zip(case_inputs, outputs, strict=True))
@@ -136,6 +136,3 @@ def apply_band(rows: list[Row], band: tuple[float, float]) -> tuple[list[Row], l
                 question.raw_text, doc_id=question.doc_id, goalpost_id=question.goalpost_id))
     return kept, rejected
 
-
-def _add(a: dict[str, int], b: dict[str, int]) -> dict[str, int]:
-    return {k: a.get(k, 0) + b.get(k, 0) for k in {*a, *b}}

@@ -8,6 +8,7 @@ import random
 import pytest
 
 from pipeline import questions as q
+from pipeline.answers import normalize
 from pipeline.backends.sim import SimBackend
 from pipeline.backends.sim.darc import QUESTION_FAULTS, question_json, true_answer
 from pipeline.config import DarcConfig, SimModel
@@ -153,7 +154,8 @@ def test_write_questions_one_prompt_per_document_level_type_and_schema_passed():
     assert len(out.kept) == 2 * 3 * 6 and not out.rejected
     assert [c[0] for c in backend.calls] == [6] * 6
     assert all(c[1].json_schema is not None and c[1].n == 1 for c in backend.calls)
-    assert all(true_answer(x.question) == x.reference_answer for x in out.kept)
+    assert all(normalize(true_answer(x.question), x.answer_type) == normalize(x.reference_answer, x.answer_type)
+               for x in out.kept)
     assert out.usage["completion_tokens"] > 0
 
 

@@ -85,5 +85,5 @@ def test_malformed_answers_have_no_box_or_are_truncated():
 def test_true_answer_refuses_foreign_questions():
     with pytest.raises(ValueError):
         true_answer("What is the capital of France?")
-    assert normalize(true_answer("Start with x, then multiply by 3, then add 12. Which expression?"),
-                     "expression") == "3x+12"
+    answer = true_answer("Start with x, then multiply by 3, then add 12. Which expression?")
+    assert normalize(answer, "expression") == normalize("3x + 12", "expression") == normalize("12+3*x", "expression")

@@ -13,8 +13,9 @@ Heavy libraries are imported inside each backend module, so importing this packa
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from pipeline.config import ModelConfig
@@ -66,6 +67,11 @@ def usage(generations: Sequence[Sequence[Completion]]) -> dict[str, int]:
     prompt = sum(g[0].prompt_tokens for g in generations if g)
     completion = sum(c.completion_tokens for g in generations for c in g)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "calls": len(generations)}
+
+
+def for_role(role: str, counts: dict[str, int]) -> dict[str, int]:
+    """Usage keys booked to a role (`teacher.prompt_tokens`), for steps that call several roles."""
+    return {f"{role}.{key}": value for key, value in counts.items()}
 
 
 def make_backend(config: ModelConfig) -> Backend:

@@ -35,10 +35,10 @@ def _png(figure) -> str:
 def _calibration_plot(calibration: list[dict[str, Any]]) -> str:
     import matplotlib.pyplot as plt
 
-    rows = [r for r in calibration if r.get("count") and r.get("target") is not None]  # GASP (level 0) has no target
+    rows = [r for r in calibration if r.get("count") and r.get("target_solve_rate") is not None]  # GASP (level 0) has no target
     figure, axes = plt.subplots(figsize=(5, 3.5))
     levels = [str(r["level"]) for r in rows]
-    axes.plot(levels, [r.get("target") for r in rows], "s--", label="target", color="gray")
+    axes.plot(levels, [r.get("target_solve_rate") for r in rows], "s--", label="target", color="gray")
     axes.errorbar(levels, [r["measured_mean"] for r in rows], yerr=[r.get("measured_std") or 0 for r in rows],
                   fmt="o-", capsize=4, label="measured")
     axes.set(xlabel="difficulty level", ylabel="student solve rate", ylim=(0, 1.05), title="Calibration")
@@ -110,9 +110,9 @@ def render_report(manifest: dict[str, Any], curriculum: pa.Table) -> str:
         f"<h1>{title}</h1><p>{counts['rows']} questions, {counts['rejects']} rejected, "
         f"{counts.get('documents', 0)} documents. Created {html.escape(manifest['created'])}; parent "
         f"{html.escape(str(manifest.get('parent') or 'none'))}; curriculum {html.escape(manifest['package_version'])}.</p>",
-        "<h2>Calibration</h2>" + _table(calibration, ["level", "count", "target", "measured_mean", "measured_std", "agreement"]),
+        "<h2>Calibration</h2>" + _table(calibration, ["level", "count", "target_solve_rate", "measured_mean", "measured_std", "label_agreement"]),
     ]
-    if any(r.get("count") and r.get("target") is not None for r in calibration):
+    if any(r.get("count") and r.get("target_solve_rate") is not None for r in calibration):
         sections.append(_calibration_plot(calibration))
     if curriculum.num_rows:
         sections.append("<h2>Answer types</h2>" + _bar_plot(answer_type_mix(curriculum), "Answer-type mix", "share"))

@@ -34,8 +34,8 @@ def calibration_from_table(curriculum: pa.Table, config: dict[str, Any]) -> list
         n = len(pairs)
         mean = sum(r for r, _ in pairs) / n if n else None
         std = math.sqrt(sum((r - mean) ** 2 for r, _ in pairs) / n) if n else None
-        rows.append({"level": level, "count": n, "target": targets.get(level), "measured_mean": mean,
-                     "measured_std": std, "agreement": sum(a for _, a in pairs) / n if n else None})
+        rows.append({"level": level, "count": n, "target_solve_rate": targets.get(level), "measured_mean": mean,
+                     "measured_std": std, "label_agreement": sum(a for _, a in pairs) / n if n else None})
     return rows
 
 
@@ -75,8 +75,8 @@ def calibration_markdown(calibration: list[dict[str, Any]]) -> str:
         measured = format_number(row.get("measured_mean"))
         if row.get("measured_std") is not None:
             measured += f" ± {format_number(row['measured_std'])}"
-        lines.append(f"| {row.get('level')} | {row.get('count')} | {format_number(row.get('target'))} "
-                     f"| {measured} | {format_number(row.get('agreement'))} |")
+        lines.append(f"| {row.get('level')} | {row.get('count')} | {format_number(row.get('target_solve_rate'))} "
+                     f"| {measured} | {format_number(row.get('label_agreement'))} |")
     return "\n".join(lines)
 
 
