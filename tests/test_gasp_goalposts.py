@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 
 from flows.cli import app
 from pipeline.goalposts import GoalpostError, check_goalposts, read_goalposts
+from tests.reference_data import HUMANEVAL
 
-HUMANEVAL = "/work/shared/reference/humaneval/HumanEval.jsonl.gz"
 ROWS = [
     {"id": "m1", "domain": "math", "question": "What is 6 * 7?", "answer": 42},
     {"id": "c1", "domain": "code", "question": "Print twice the number read.",
@@ -87,7 +87,7 @@ def test_check_runs_references_in_the_sandbox(tmp_path):
 
 
 def test_cli_check_reports_all_of_humaneval_passing():
-    result = CliRunner().invoke(app, ["goalposts", "check", HUMANEVAL, "--json"])
+    result = CliRunner().invoke(app, ["goalposts", "check", str(HUMANEVAL), "--json"])
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in result.stdout.splitlines()]
     assert len(rows) == 164 and all(r["status"] == "passed" and r["tests_passed"] == 1 for r in rows)

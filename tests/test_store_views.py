@@ -11,10 +11,7 @@ from conftest import make_curriculum_build
 from pipeline.store import StoreError, publish_version, read_version
 from pipeline.store.export import export_view
 from pipeline.store.views import CATEGORICAL_SUFFIX, CONTEXT_HEADER, RL_SCHEMA
-
-REFERENCE = Path(__file__).resolve().parents[2] / "shared/reference/darc/solver_dataset_example.parquet"
-if not REFERENCE.exists():
-    REFERENCE = Path("/work/shared/reference/darc/solver_dataset_example.parquet")
+from tests.reference_data import DARC_SOLVER as REFERENCE
 
 
 @pytest.fixture(scope="module")
