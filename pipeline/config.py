@@ -143,10 +143,10 @@ class DarcConfig(Strict):
 
 class BuildConfig(Strict):
     dataset: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="Dataset name: the folder under output_root.")
-    corpus: CorpusConfig
-    models: Models
-    goalposts: GoalpostConfig | None = Field(None, description="Optional GASP goalposts.")
-    darc: DarcConfig = Field(default_factory=DarcConfig)
+    corpus: CorpusConfig = Field(description="Where the documents come from (section `corpus`).")
+    models: Models = Field(description="questioner, teacher and student, each a `models.<role>` section.")
+    goalposts: GoalpostConfig | None = Field(None, description="Optional GASP goalposts (section `goalposts`).")
+    darc: DarcConfig = Field(default_factory=DarcConfig, description="DARC settings (section `darc`).")
     curriculum_batch_size: int = Field(64, ge=1, description="Curriculum batch size (answer-type mix balanced within).")
     shard_size: int = Field(200, ge=1, description="Documents or goalposts per shard task.")
     output_root: str = Field("artifacts", description="Root of the versioned store (local path or fsspec URL).")
@@ -223,7 +223,8 @@ def defaults_markdown() -> str:
     for title, model in sections:
         lines += [f"## {title}", "", "| key | default | meaning |", "|---|---|---|"]
         for name, info in model.model_fields.items():
-            default = "required" if info.is_required() else repr(info.get_default(call_default_factory=True))
+            value = None if info.is_required() else info.get_default(call_default_factory=True)
+            default = "required" if info.is_required() else "see section" if isinstance(value, BaseModel) else repr(value)
             lines.append(f"| `{name}` | `{default}` | {info.description or ''} |")
         lines.append("")
     return "\n".join(lines)

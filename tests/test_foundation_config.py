@@ -91,3 +91,12 @@ def test_help_lists_every_command():
                             capture_output=True, text=True)
     for command in ("build", "index", "search", "datasets", "export", "push", "schedule", "goalposts"):
         assert command in result.stdout
+
+
+def test_config_reference_doc_is_current():
+    from pathlib import Path
+
+    from pipeline.config import defaults_markdown
+
+    doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
+    assert doc.read_text() == defaults_markdown() + "\n", "regenerate: python -m pipeline.config > docs/config.md"
