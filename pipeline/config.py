@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 AnswerType = Literal["integer", "float", "categorical", "string", "boolean", "expression"]
 
@@ -97,11 +97,12 @@ class Models(Strict):
 class CorpusConfig(Strict):
     paths: list[str] = Field(description="Corpus files or folders: JSONL, Parquet, .txt/.md folders, saved `datasets`.")
     text_field: str = Field("text", description="Field holding document text (JSONL/Parquet/datasets).")
-    id_field: str | None = Field("id", description="Field holding a document id; content hash when absent.")
+    id_field: str | None = Field(None, description="Field holding a document id; None: the text's content hash.")
     chunk_tokens: int = Field(200, ge=16, description="Chunk size in embedding-tokenizer tokens (at most the model's limit: 254 for all-MiniLM-L6-v2).")
     chunk_overlap: int = Field(32, ge=0, description="Token overlap between chunks.")
     embedding_model: str = Field("all-MiniLM-L6-v2", description="Sentence-transformers model: local path, hub id, or the offline default.")
-    embedding_backend: Literal["torch", "onnx"] = Field("torch", description="sentence-transformers backend.")
+    embedding_backend: Literal["torch", "onnx", "onnx-int8"] = Field(
+        "torch", description="Embedding runtime: torch (default), onnx or onnx-int8 (needs the `onnx` extra).")
     index_dir: str | None = Field(None, description="FAISS index dir; default <output_root>/<dataset>/index.")
     documents_per_build: int = Field(50, ge=1, description="Documents sampled for question writing per build.")
     exclude_used: bool = Field(True, description="Skip documents used by earlier versions.")
@@ -154,6 +155,18 @@ class BuildConfig(Strict):
     seed: int = Field(0, description="Seed for sampling documents and models.")
     license: str = Field("cc-by-4.0", description="Licence declared in the dataset card.")
 
+    @model_validator(mode="after")
+    def _vllm_engines_fit_one_gpu(self) -> BuildConfig:
+        # Roles whose configs differ only in sampling share one engine; distinct engines share the GPU.
+        engines = {json.dumps(m.model_dump(exclude={"sampling"}), sort_keys=True): m
+                   for m in (self.models.questioner, self.models.teacher, self.models.student)
+                   if isinstance(m, VLLMModel)}
+        total = sum(m.gpu_memory_utilization for m in engines.values())
+        if len(engines) > 1 and total > 0.95:
+            raise ValueError(f"{len(engines)} distinct vLLM engines ask for gpu_memory_utilization {total:.2f} "
+                             "in all; lower each so the sum stays <= 0.95, or use one model for all roles")
+        return self
+
     def config_hash(self) -> str:
         return hashlib.sha256(json.dumps(self.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()[:16]
 
@@ -190,7 +203,19 @@ def load_config(path: str | Path, overrides: list[str] | None = None) -> BuildCo
         config = BuildConfig.model_validate(data)
     except ValidationError as error:
         raise ConfigError(f"{path}: " + "; ".join(_describe(e) for e in error.errors())) from None
-    return _resolve_paths(config, path.parent)
+    config = _resolve_paths(config, path.parent)
+    _check_inputs_exist(config, path)
+    return config
+
+
+def _check_inputs_exist(config: BuildConfig, path: Path) -> None:
+    """Fail before any work starts when a local corpus or goalposts path is missing."""
+    named = [(f"corpus.paths[{i}]", p) for i, p in enumerate(config.corpus.paths)]
+    if config.goalposts is not None:
+        named.append(("goalposts.path", config.goalposts.path))
+    for key, value in named:
+        if "://" not in value and not Path(value).exists():
+            raise ConfigError(f"{path}: {key}: {value} does not exist")
 
 
 def _describe(error: dict[str, Any]) -> str:

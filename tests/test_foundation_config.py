@@ -21,6 +21,7 @@ MINIMAL = textwrap.dedent("""
 
 
 def write(tmp_path, text: str):
+    (tmp_path / "corpus").mkdir(exist_ok=True)
     path = tmp_path / "build.yaml"
     path.write_text(text)
     return path
@@ -100,3 +101,19 @@ def test_config_reference_doc_is_current():
 
     doc = Path(__file__).resolve().parents[1] / "docs" / "config.md"
     assert doc.read_text() == defaults_markdown() + "\n", "regenerate: python -m pipeline.config > docs/config.md"
+
+
+def test_missing_corpus_or_goalposts_path_fails_before_any_work(tmp_path):
+    path = write(tmp_path, MINIMAL)
+    with pytest.raises(ConfigError, match=r"corpus\.paths\[1\]: .*nope does not exist"):
+        load_config(path, ["corpus.paths=[corpus, nope]"])
+    with pytest.raises(ConfigError, match=r"goalposts\.path: .*gp\.jsonl does not exist"):
+        load_config(path, ["goalposts={path: gp.jsonl}"])
+
+
+def test_distinct_vllm_engines_must_share_the_gpu(tmp_path):
+    roles = ["models.questioner={backend: vllm, model: a}", "models.teacher={backend: vllm, model: b}"]
+    with pytest.raises(ConfigError, match="gpu_memory_utilization 1.80"):
+        load_config(write(tmp_path, MINIMAL), roles)
+    same_model = ["models.questioner={backend: vllm, model: a}", "models.teacher={backend: vllm, model: a, sampling: {temperature: 0.5}}"]
+    assert load_config(write(tmp_path, MINIMAL), same_model).models.teacher.sampling.temperature == 0.5
