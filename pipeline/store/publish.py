@@ -18,9 +18,16 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.fs as pafs
 
-from pipeline.records import DOCUMENT_SCHEMA, REJECTION_SCHEMA, CurriculumItem, Document, Rejection
+from pipeline.records import (
+    CURRICULUM_SCHEMA,
+    DOCUMENT_SCHEMA,
+    REJECTION_SCHEMA,
+    CurriculumItem,
+    Document,
+    Rejection,
+    to_table,
+)
 from pipeline.store.card import render_card
-from pipeline.store.columns import items_to_table, records_to_table
 from pipeline.store.files import describe_file, fsync_dir, fsync_tree, write_parquet, write_text
 from pipeline.store.layout import (
     LATEST_FILE,
@@ -55,7 +62,7 @@ def documents_table(documents: DocumentsInput) -> pa.Table:
                           "source": [""] * len(documents)}, schema=DOCUMENT_SCHEMA)
     else:
         rows = [d if isinstance(d, Document) else Document(**d) for d in documents]
-        table = records_to_table(rows, DOCUMENT_SCHEMA)
+        table = to_table(rows, DOCUMENT_SCHEMA)
     ids = table.column("doc_id").to_pylist()
     if len(set(ids)) != len(ids):
         first = {}
@@ -76,8 +83,8 @@ def publish_version(root: str, dataset: str, items: Sequence[CurriculumItem], re
     build_info = dict(build_info)
     given_documents = build_info.pop("documents", None)
     docs = documents_table(documents if documents is not None else given_documents)
-    curriculum = items_to_table(items)
-    reject_rows = records_to_table(rejects, REJECTION_SCHEMA)
+    curriculum = to_table(items, CURRICULUM_SCHEMA)
+    reject_rows = to_table(rejects, REJECTION_SCHEMA)
     views = {view: build_view_in_slices(view, curriculum, docs) for view in ("rl", "sft")}  # checks documents
     store.fs.create_dir(dataset_dir, recursive=True)
     clean_stale(store, dataset_dir)
