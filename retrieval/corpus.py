@@ -28,8 +28,10 @@ INVALID_JSON = "invalid_json"
 NOT_TEXT = "not_text"
 DUPLICATE_ID = "duplicate_id"
 TOO_LONG = "too_long"
+UNSUPPORTED_FILE = "unsupported_file"  # a file inside a corpus folder that no reader takes
 
 TEXT_SUFFIXES = (".txt", ".md")
+JSONL_SUFFIXES = (".jsonl", ".json", ".ndjson")
 DEFAULT_MAX_DOC_CHARS = 2_000_000
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b\ufeff]")
 
@@ -155,14 +157,26 @@ def _read_saved_dataset(path: Path, text_field: str, id_field: str | None, max_c
         yield from _read_rows(iter(dataset), label, text_field, id_field, max_chars)
 
 
-def _read_text_folder(folder: Path, max_chars: int):
-    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in TEXT_SUFFIXES):
-        try:
-            raw = path.read_bytes().decode("utf-8")
-        except UnicodeDecodeError as error:
-            yield Skip(str(path), NOT_UTF8, str(error))
-            continue
-        yield _document(raw, path.relative_to(folder).as_posix(), str(path), max_chars)
+def _read_folder(folder: Path, text_field: str, id_field: str | None, max_chars: int):
+    """Every file below a folder, each by its own format; files no reader takes are counted skips."""
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        items = _read_file(path, path.relative_to(folder).as_posix(), text_field, id_field, max_chars)
+        if items is None:
+            yield Skip(str(path), UNSUPPORTED_FILE, f"no reader for {path.suffix or 'files without a suffix'}")
+        else:
+            yield from items
+
+
+def _read_file(path: Path, name: str, text_field: str, id_field: str | None, max_chars: int):
+    """The reader for one file by its suffix, or None when there is none."""
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return _read_jsonl(path, text_field, id_field, max_chars)
+    if suffix == ".parquet":
+        return _read_parquet(path, text_field, id_field, max_chars)
+    if suffix in TEXT_SUFFIXES:
+        return _read_text_file(path, name, max_chars)
+    return None
 
 
 def _is_saved_dataset(folder: Path) -> bool:
@@ -185,18 +199,14 @@ def read_corpus(
             items = (
                 _read_saved_dataset(path, text_field, id_field, max_doc_chars)
                 if _is_saved_dataset(path)
-                else _read_text_folder(path, max_doc_chars)
+                else _read_folder(path, text_field, id_field, max_doc_chars)
             )
-        elif path.suffix.lower() in (".jsonl", ".json", ".ndjson"):
-            items = _read_jsonl(path, text_field, id_field, max_doc_chars)
-        elif path.suffix.lower() == ".parquet":
-            items = _read_parquet(path, text_field, id_field, max_doc_chars)
-        elif path.suffix.lower() in TEXT_SUFFIXES:
-            items = _read_text_folder_file(path, max_doc_chars)
         else:
-            raise CorpusError(
-                f"{path}: unsupported corpus format (use .jsonl, .parquet, .txt/.md or a folder)"
-            )
+            items = _read_file(path, path.name, text_field, id_field, max_doc_chars)
+            if items is None:
+                raise CorpusError(
+                    f"{path}: unsupported corpus format (use .jsonl, .parquet, .txt/.md or a folder)"
+                )
         for item in items:
             if isinstance(item, SourceDocument):
                 if item.doc_id in seen:
@@ -206,10 +216,10 @@ def read_corpus(
             yield item
 
 
-def _read_text_folder_file(path: Path, max_chars: int):
+def _read_text_file(path: Path, name: str, max_chars: int):
     try:
         raw = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as error:
         yield Skip(str(path), NOT_UTF8, str(error))
         return
-    yield _document(raw, path.name, str(path), max_chars)
+    yield _document(raw, name, str(path), max_chars)

@@ -56,6 +56,16 @@ class NewDocuments:
     report: UpdateReport
 
 
+NO_TOKENS = "no_tokens"  # a document the embedding tokenizer reads as no tokens at all
+
+
+def _skip(report: UpdateReport, skips: Counter[str], item: Skip) -> None:
+    skips[item.reason] += 1
+    if len(report.skip_examples) < MAX_SKIP_EXAMPLES:
+        report.skip_examples.append({"source": item.source, "reason": item.reason, "detail": item.detail})
+    logger.debug("skip %s: %s %s", item.source, item.reason, item.detail)
+
+
 def embed_new_documents(
     paths, settings, embedder, old_hashes: dict[str, str], show_progress: bool
 ) -> NewDocuments:
@@ -66,32 +76,25 @@ def embed_new_documents(
     hashes: dict[str, str] = {}
     for item in read_corpus(paths, settings.text_field, settings.id_field, settings.max_doc_chars):
         if isinstance(item, Skip):
-            skips[item.reason] += 1
-            if len(report.skip_examples) < MAX_SKIP_EXAMPLES:
-                report.skip_examples.append(
-                    {"source": item.source, "reason": item.reason, "detail": item.detail}
-                )
-            logger.debug("skip %s: %s %s", item.source, item.reason, item.detail)
+            _skip(report, skips, item)
             continue
         report.seen += 1
         digest = text_hash(item.text)
         if old_hashes.get(item.doc_id) != digest:
             fresh.append(item)
             hashes[item.doc_id] = digest
+    chunks: list[Chunk] = []
+    for document in fresh:
+        pieces = chunk_document(document.doc_id, document.text, document.source, embedder.token_spans,
+                                settings.chunk_tokens, settings.chunk_overlap)
+        if not pieces:  # nothing the tokenizer can read: count it, never index it as present
+            _skip(report, skips, Skip(document.source, NO_TOKENS, f"doc id {document.doc_id!r}"))
+            del hashes[document.doc_id]
+            continue
+        chunks.extend(pieces)
+    fresh = [d for d in fresh if d.doc_id in hashes]
     report.skips = dict(sorted(skips.items()))
     replaced = {doc_id for doc_id in hashes if doc_id in old_hashes}
-    chunks = [
-        chunk
-        for document in fresh
-        for chunk in chunk_document(
-            document.doc_id,
-            document.text,
-            document.source,
-            embedder.token_spans,
-            settings.chunk_tokens,
-            settings.chunk_overlap,
-        )
-    ]
     vectors = embedder.encode(
         [c.text for c in chunks], batch_size=settings.batch_size, show_progress=show_progress
     )

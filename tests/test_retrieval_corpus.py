@@ -144,3 +144,14 @@ def test_missing_path_and_unknown_format_are_clear_errors(tmp_path):
     (tmp_path / "c.csv").write_text("a,b")
     with pytest.raises(CorpusError, match="unsupported corpus format"):
         list(read_corpus([tmp_path / "c.csv"]))
+
+
+def test_folder_reads_each_file_by_its_format_and_counts_the_rest(tmp_path):
+    folder = tmp_path / "mixed"
+    folder.mkdir()
+    _write_jsonl(folder / "rows.jsonl", [{"text": "A row about rivers."}])
+    (folder / "note.md").write_text("A note about lakes.", encoding="utf-8")
+    (folder / "table.csv").write_text("text\nnot read\n", encoding="utf-8")
+    docs, skips = _split(list(read_corpus([folder])))
+    assert sorted(d.text for d in docs) == ["A note about lakes.", "A row about rivers."]
+    assert [(s.reason, s.source.endswith("table.csv")) for s in skips] == [(corpus.UNSUPPORTED_FILE, True)]

@@ -161,3 +161,21 @@ def test_real_model_index_finds_the_right_passage(tmp_path, minilm):
     )
     assert [h[0].chunk.doc_id for h in hits] == ["t0", "t3"]
     assert loaded.manifest["model"] == "all-MiniLM-L6-v2"
+
+
+class LettersOnlyEmbedder(HashEmbedder):
+    """A tokenizer that reads only letters, as a real subword tokenizer drops text it has no pieces for."""
+
+    def token_spans(self, text):
+        import re
+
+        return [m.span() for m in re.finditer(r"[A-Za-z]+", text)]
+
+
+def test_document_with_no_tokens_is_a_counted_skip_not_an_indexed_document(tmp_path):
+    corpus = _corpus(tmp_path / "c.jsonl", [{"id": "a", "text": TOPICS[0]}, {"id": "b", "text": "1789 · 2 3 5"}])
+    built = Index.build_or_update([corpus], tmp_path / "idx", _settings(), embedder=LettersOnlyEmbedder())
+    assert {c.doc_id for c in built.chunks} == {"a"}
+    assert built.manifest["skips"] == {"no_tokens": 1}
+    again = Index.build_or_update([corpus], tmp_path / "idx", _settings(), embedder=LettersOnlyEmbedder())
+    assert again.manifest["skips"] == {"no_tokens": 1}  # not remembered as indexed: still counted
