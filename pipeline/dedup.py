@@ -36,6 +36,7 @@ def dedup_questions(questions: list[Question], darc: DarcConfig,
         similarity = found.similarity.get(index)
         detail = f"near-duplicate of {winner.question_id}" + (
             f" (cosine {similarity:.3f})" if similarity is not None else "")
-        out.rejected.append(Rejection(STEP, DUPLICATE, question.question_id, detail, question.question,
+        out.rejected.append(Rejection(STEP, DUPLICATE, question.question_id, detail,
+                                      question.raw_text or question.question,
                                       doc_id=question.doc_id, goalpost_id=question.goalpost_id))
     return out

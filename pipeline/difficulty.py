@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pipeline.answers import equivalent, extract_answer
 from pipeline.backends import Backend, Completion, Sampling, usage
 from pipeline.config import DarcConfig, SamplingConfig
+from pipeline.labels import joined_texts
 from pipeline.prompts import student_chat
 from pipeline.records import Difficulty, Label, Question, Rejection, StepOutput
 
@@ -58,7 +59,7 @@ def measure_difficulty(labelled: list[tuple[Question, Label]], student: Backend,
             out.rejected.append(Rejection(
                 STEP, OUTSIDE_LEARNABILITY_BAND, question.question_id,
                 f"solve rate {difficulty.solve_rate:.2f} outside [{band[0]}, {band[1]}]",
-                question.question, doc_id=question.doc_id, goalpost_id=question.goalpost_id))
+                joined_texts(completions), doc_id=question.doc_id, goalpost_id=question.goalpost_id))
             continue
         out.kept.append((question, label, difficulty))
     return out

@@ -5,7 +5,7 @@ student pass rates (math: DARC student step, code: hidden tests in the sandbox);
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pipeline.backends import Backend, Completion, Sampling, for_role, usage
 from pipeline.config import DarcConfig, GoalpostConfig, SamplingConfig
@@ -79,7 +79,9 @@ def score_math(questions: list[Question], documents: dict[str, Document], teache
     labelled = label_questions(questions, documents, teacher, darc_cfg, seed)
     measure_cfg = darc_cfg.model_copy(update={"student_samples": gasp_cfg.student_samples, "learnability_band": None})
     measured = measure_difficulty(labelled.kept, student, measure_cfg, seed)
-    return StepOutput(measured.kept, labelled.rejected + measured.rejected,
+    # Filed under the ladder step: these are GASP variants, labelled by the DARC machinery.
+    rejected = [replace(r, step=STEP, rejection_id="") for r in labelled.rejected + measured.rejected]
+    return StepOutput(measured.kept, rejected,
                       {**for_role("teacher", labelled.usage), **for_role("student", measured.usage)})
 
 

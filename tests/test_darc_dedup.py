@@ -33,6 +33,15 @@ def test_planted_duplicates_are_rejected_with_the_kept_id():
     assert "twin" not in {q.question_id for q in out.kept}
 
 
+
+def test_a_duplicate_keeps_the_questioners_raw_text_in_the_rejects():
+    first = Question("a", "darc", "integer", "How many towers does the bridge have?", "2", doc_id="d0",
+                     raw_text='{"question": "How many towers does the bridge have?", "answer": "2"}')
+    twin = Question("b", "darc", "integer", first.question, "2", doc_id="d0", raw_text='```json\n{"question": ...}')
+    out = dedup_questions([first, twin], DarcConfig(), HashEmbedder().encode)
+    assert [(r.record_id, r.raw_text) for r in out.rejected] == [("b", twin.raw_text)]
+
+
 def test_distinct_questions_survive_with_the_real_embedding_model():
     texts = ["How many towers does a 1,280 metre suspension bridge opened in 1937 have?",
              "What was the average rainfall, in millimetres, in a year with a 3,400 tonne wheat harvest?",

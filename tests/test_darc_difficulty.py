@@ -49,6 +49,7 @@ def test_learnability_band_rejects_outside_solve_rates():
     out = measure_difficulty([(Q, L)], student, darc, seed=0)
     assert not out.kept and out.rejected[0].reason == OUTSIDE_LEARNABILITY_BAND
     assert "1.00 outside" in out.rejected[0].detail
+    assert out.rejected[0].raw_text.count("----- sample") == DarcConfig().student_samples  # every sample kept
 
 
 def test_measured_solve_rate_separates_the_three_levels_in_order():

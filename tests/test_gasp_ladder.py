@@ -128,6 +128,7 @@ def test_out_of_band_variants_are_rejected_with_the_reason(built):
     reasons = Counter(r.reason for r in out.rejected)
     assert reasons["outside_band"] > 0
     assert all(r.goalpost_id in ("hard", "code") for r in out.rejected)
+    assert {r.step for r in out.rejected} == {"ladder"}  # DARC label/difficulty drops re-filed under the ladder
 
 
 def test_progress_records_pass_at_k_and_deepest_rung(built):
