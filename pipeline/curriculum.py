@@ -1,6 +1,8 @@
 """Curriculum order, batches, monotonicity flags and the per-level calibration summary.
 
-Order is easy to hard: by target level (stable), then by measured solve rate, highest first. Within a
+Order is easy to hard: by target level (stable), then by measured solve rate, highest first. GASP
+variants have no target level (level 0): each joins the level whose target solve rate is nearest its
+measured one, so a ladder's rungs sit among DARC questions of like difficulty. Within a
 level, answer types are interleaved so that each batch's type mix stays close to the whole set's:
 at every position the type furthest behind its share goes next (each type keeps its own order). Level
 order always wins over type balance, since a curriculum that jumps back to easy questions is worse
@@ -28,7 +30,7 @@ def order_curriculum(rows: list[Row], darc: DarcConfig, batch_size: int) -> list
     taken: Counter[str] = Counter()
     by_level: dict[int, list[Row]] = defaultdict(list)
     for row in rows:
-        by_level[row[0].level].append(row)
+        by_level[curriculum_level(row[0], row[2], darc)].append(row)
     for level in sorted(by_level):
         queues: dict[str, list[Row]] = defaultdict(list)
         for row in sorted(by_level[level], key=lambda r: -r[2].solve_rate):  # stable
@@ -48,11 +50,18 @@ def order_curriculum(rows: list[Row], darc: DarcConfig, batch_size: int) -> list
             for i, (q, lab, d) in enumerate(ordered)]
 
 
+def curriculum_level(question: Question, difficulty: Difficulty, darc: DarcConfig) -> int:
+    """The level a row is ordered with: its target level, or for a GASP variant the nearest by solve rate."""
+    if question.level in darc.levels or not darc.levels:
+        return question.level
+    return min(darc.levels, key=lambda level: (abs(darc.levels[level] - difficulty.solve_rate), level))
+
+
 def non_monotone_documents(rows: list[Row], margin: float) -> set[str]:
     """Documents where a harder level's mean solve rate beats an easier one's by more than margin."""
     rates: dict[str, dict[int, list[float]]] = defaultdict(lambda: defaultdict(list))
     for question, _, difficulty in rows:
-        if question.doc_id:
+        if question.doc_id and question.method == "darc":
             rates[question.doc_id][question.level].append(difficulty.solve_rate)
     flagged = set()
     for doc_id, levels in rates.items():

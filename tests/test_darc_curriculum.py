@@ -68,3 +68,18 @@ def test_calibration_summary_per_level():
 def test_bad_batch_size():
     with pytest.raises(ValueError, match="batch_size"):
         order_curriculum([], DarcConfig(), 0)
+
+
+def test_gasp_variants_join_the_level_whose_target_is_nearest_their_solve_rate():
+    from pipeline.config import DarcConfig
+    from pipeline.curriculum import order_curriculum
+    from pipeline.records import Difficulty, Label, Question
+
+    def row(qid, method, level, rate):
+        q = Question(qid, method, "integer", f"question {qid}?", "1", doc_id="d", level=level)
+        return q, Label(qid, "1", 9, 10, 10, 0.9, 0.1, True), Difficulty(qid, rate, int(rate * 10), 10)
+
+    rows = [row("lift", "gasp", 0, 0.25), row("easy", "darc", 1, 0.9), row("lemma", "gasp", 0, 0.55),
+            row("mid", "darc", 2, 0.5), row("hard", "darc", 3, 0.1)]
+    order = [item.question.question_id for item in order_curriculum(rows, DarcConfig(), batch_size=2)]
+    assert order == ["easy", "lemma", "mid", "lift", "hard"]
