@@ -26,7 +26,7 @@ def count_correct(completions: Sequence[Completion | str], label_answer: str, an
     correct = 0
     for completion in completions:
         if isinstance(completion, Completion):
-            if completion.finish_reason == "length":
+            if completion.finish_reason != "stop":
                 continue
             completion = completion.text
         answer = extract_answer(completion, answer_type)

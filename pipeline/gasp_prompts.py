@@ -82,7 +82,7 @@ def lift_chat(lemma_question: str, domain: str, axis: str) -> Chat:
 
 def parse_variant(text: str, finish_reason: str, domain: str) -> dict:
     """The teacher's JSON reply as a dict with the keys of its domain; `Rejected` otherwise."""
-    if finish_reason == "length":
+    if finish_reason != "stop":
         raise Rejected(TRUNCATED, "the reply hit the token limit")
     fenced = _FENCE.search(text)
     body = fenced.group(1) if fenced else text

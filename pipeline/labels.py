@@ -56,7 +56,7 @@ def label_questions(questions: list[Question], documents_by_id: dict[str, Docume
 def label_from_completions(question: Question, completions: Sequence[Completion],
                            darc: DarcConfig) -> Label:
     """Vote over one question's teacher samples; `Rejected` when the label cannot be trusted."""
-    answers = [None if c.finish_reason == "length" else extract_answer(c.text, question.answer_type)
+    answers = [None if c.finish_reason != "stop" else extract_answer(c.text, question.answer_type)
                for c in completions]
     result = vote(answers, question.answer_type)
     check_vote(result, question, darc.majority_threshold)

@@ -89,7 +89,7 @@ def _count_code(goalposts, generations, pool: SandboxPool | None) -> dict[int, i
         if goalpost.domain != "code":
             continue
         for completion in completions:
-            if completion.finish_reason != "length":
+            if completion.finish_reason == "stop":
                 jobs.append(Job(extract_program(completion.text), goalpost.tests, MODEL))
                 owners.append(index)
     counts = {i: 0 for i, g in enumerate(goalposts) if g.domain == "code"}

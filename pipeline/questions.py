@@ -18,7 +18,7 @@ from pipeline.prompts import OUTPUT_KEYS, questioner_chat
 from pipeline.records import Document, Question, Rejected, Rejection, StepOutput, content_id
 
 STEP = "questions"
-TRUNCATED = "truncated"  # finish_reason "length": the model ran out of tokens
+TRUNCATED = "truncated"  # finish_reason other than "stop": out of tokens, or aborted
 EMPTY_OUTPUT = "empty_output"
 INVALID_JSON = "invalid_json"  # no JSON object could be read
 SCHEMA_MISMATCH = "schema_mismatch"  # a field has the wrong JSON type
@@ -100,8 +100,8 @@ def write_questions(documents: list[Document], darc: DarcConfig, questioner: Bac
 def parse_question(text: str, finish_reason: str, document: Document, level: int, answer_type: str,
                    darc: DarcConfig, document_grams: set[str] | None = None) -> Question:
     """One questioner completion -> a `Question`, or `Rejected` with the first failed check."""
-    if finish_reason == "length":
-        raise Rejected(TRUNCATED, "the completion hit max_tokens")
+    if finish_reason != "stop":
+        raise Rejected(TRUNCATED, f"finish_reason {finish_reason!r}: the completion did not end by itself")
     if not text.strip():
         raise Rejected(EMPTY_OUTPUT)
     data = read_json_object(text)

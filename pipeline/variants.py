@@ -111,7 +111,7 @@ def score_code(questions: list[Question], student: Backend, gasp_cfg: GoalpostCo
     for index, ((_, outputs, case_inputs), completions) in enumerate(zip(good, generations, strict=True)):
         tests = tuple(TestCase("stdio", input=i, expected=e) for i, e in zip(case_inputs, outputs, strict=True))
         for completion in completions:
-            if completion.finish_reason != "length":
+            if completion.finish_reason == "stop":
                 jobs.append(Job(extract_program(completion.text), tests, MODEL, limits))
                 owners.append(index)
     passes = [0] * len(good)

@@ -99,11 +99,18 @@ def test_request_output_becomes_completions_with_token_counts():
                                            Completion("The answer is", "length", 11, 16)]
 
 
-def test_missing_samples_or_aborted_requests_are_backend_errors():
+def test_missing_samples_are_backend_errors_and_aborted_samples_are_data():
     with pytest.raises(BackendError, match="returned 1 samples, not 2"):
         to_completions(request_output(sample("x")), n=2)
-    with pytest.raises(BackendError, match="'abort'"):
-        to_completions(request_output(sample("x", "abort")), n=1)
+    [aborted] = to_completions(request_output(sample('{"question": "How m', "abort")), n=1)
+    assert aborted.finish_reason == "abort"
+    from pipeline.config import DarcConfig
+    from pipeline.questions import TRUNCATED, parse_question
+    from pipeline.records import Document, Rejected
+
+    with pytest.raises(Rejected) as rejected:  # the questioner step rejects it like a truncated sample
+        parse_question(aborted.text, aborted.finish_reason, Document("d", "text"), 1, "integer", DarcConfig())
+    assert rejected.value.reason == TRUNCATED and "'abort'" in rejected.value.detail
 
 
 @pytest.mark.gpu

@@ -37,7 +37,8 @@ class Sampling:
 
 @dataclass(frozen=True, slots=True)
 class Completion:
-    """One sampled answer. `finish_reason` is "stop" or "length" (truncated), as in vLLM/OpenAI."""
+    """One sampled answer. `finish_reason` is "stop" for a complete answer; anything else ("length",
+    "abort", ...) is incomplete output, which the steps reject rather than parse."""
 
     text: str
     finish_reason: str

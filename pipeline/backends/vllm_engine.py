@@ -132,7 +132,8 @@ def to_completions(output: Any, n: int) -> list[Completion]:
         raise BackendError(f"vllm backend: request {output.request_id} returned {len(output.outputs)} samples, not {n}")
     completions = []
     for sample in output.outputs:
-        if sample.finish_reason not in ("stop", "length"):
-            raise BackendError(f"vllm backend: request {output.request_id} ended with {sample.finish_reason!r}")
-        completions.append(Completion(sample.text, sample.finish_reason, prompt_tokens, len(sample.token_ids)))
+        # An aborted or unfinished sample is bad output, not a transient fault: it flows on as data and
+        # the steps reject it ("truncated"), instead of failing and retrying the whole shard.
+        finish = sample.finish_reason or "unfinished"
+        completions.append(Completion(sample.text, finish, prompt_tokens, len(sample.token_ids)))
     return completions
