@@ -60,7 +60,8 @@ def test_show_goalpost_prints_its_history(store):
     result = _cli("datasets", "show", "toy", "--goalpost", "gp1", "--root", str(store))
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[1].split() == ["v0003", "0.000", "4", "2", "2"]
-    assert _cli("datasets", "show", "toy", "--goalpost", "nope", "--root", str(store)).exit_code == 1
+    assert _cli("datasets", "show", "toy", "--goalpost", "nope", "--root", str(store)).exit_code == 2
+    assert _cli("datasets", "list", "nosuch", "--root", str(store)).exit_code == 2
 
 
 def test_diff_reports_counts_ids_level_mix_and_agreement(store):

@@ -30,10 +30,6 @@ def _options(debug: bool = typer.Option(False, "--debug", help="Show full traceb
     """Build difficulty-calibrated curriculum datasets for LLM post-training (DARC + GASP)."""
 
 
-def not_implemented(command: str) -> None:
-    typer.echo(f"curriculum {command}: not implemented yet", err=True)
-    raise typer.Exit(2)
-
 
 def user_errors() -> tuple[type[BaseException], ...]:
     """Exceptions that mean bad input or environment, not a bug: shown as one line, exit 2."""

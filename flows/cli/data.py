@@ -43,6 +43,9 @@ def list_versions(name: str = typer.Argument(None, help="One dataset; all datase
                          str(manifest["counts"]["rejects"]), manifest["created"], manifest.get("parent") or "-"])
         if versions and latest is None:
             typer.echo(f"note: {latest_path} is missing; readers use the newest complete version {versions[-1]}", err=True)
+    if name and not rows:
+        typer.echo(f"error: no published versions of dataset {name!r} under {store.base}", err=True)
+        raise typer.Exit(2)
     if not rows:
         typer.echo(f"no published versions under {store.base}", err=True)
         return
@@ -62,8 +65,8 @@ def show(ref: str = typer.Argument(..., help="NAME[@VERSION]; LATEST when no ver
     if goalpost:
         history = goalpost_history(root, dataset, goalpost)
         if not history:
-            typer.echo(f"goalpost {goalpost!r} appears in no version of {dataset}", err=True)
-            raise typer.Exit(1)
+            typer.echo(f"error: goalpost {goalpost!r} appears in no version of {dataset}", err=True)
+            raise typer.Exit(2)
         _table([[h["version"], format_number(h["pass_at_k"]), format_number(h["k"]), format_number(h["deepest_depth"]),
                  str(h["ladder_rows"])] for h in history], ["version", "pass@k", "k", "deepest", "ladder rows"])
         return
