@@ -2,6 +2,7 @@
 
 `build_curriculum(config)` is a Prefect flow over shards of `config.shard_size` documents (or
 goalposts). Each shard-and-step is a task (`flows.steps`) whose result is saved under the work dir;
+`flows.shards` submits each one as soon as its inputs are ready (dedup streams in shard order), and
 tasks of different shards run at once on a thread pool, so one shard's CPU parsing overlaps another
 shard's generation. A run that finds an unfinished build of the same config resumes it: same pinned
 documents, same parent, saved results reused, published once. A run whose config was already built
@@ -16,31 +17,19 @@ from typing import Any
 
 from prefect import flow, get_run_logger
 from prefect.task_runners import ThreadPoolTaskRunner
-from prefect.utilities.annotations import quote
 
 from flows import corpus as corpus_io
 from flows.cache import build_identity
 from flows.engines import open_engines
 from flows.progress import Progress
-from flows.steps import (
-    BuildContext,
-    dedup_task,
-    difficulty_task,
-    labels_task,
-    ladders_task,
-    probe_task,
-    questions_task,
-)
+from flows.shards import ShardRun
+from flows.steps import BuildContext
 from flows.summary import build_info, publish_once, write_artifact
 from flows.workdir import WorkDir, work_root
 from pipeline.config import BuildConfig
 from pipeline.records import Document, StepOutput
 
 TASK_WORKERS = 8
-
-
-def shards_of(items: list, size: int) -> list[list]:
-    return [items[i:i + size] for i in range(0, len(items), size)]
 
 
 @flow(name="build-curriculum", task_runner=ThreadPoolTaskRunner(max_workers=TASK_WORKERS),
@@ -108,56 +97,9 @@ def build_curriculum(config: BuildConfig, new_version: bool = False) -> dict[str
 
 
 def _run_steps(ctx: BuildContext, documents: list[Document], wall: dict[str, float]) -> dict[str, StepOutput]:
-    """Submit every shard-and-step; gather each step's outputs into one StepOutput."""
-    config = ctx.config
-    doc_shards = shards_of(documents, config.shard_size)
-    goalposts = corpus_io.read_goalposts(config)
-    goal_shards = shards_of(goalposts, config.shard_size)
-    for step in ("questions", "labels", "difficulty"):
-        ctx.progress.plan(step, len(doc_shards))
-    ctx.progress.plan("dedup", 1)
-    if goal_shards:
-        ctx.progress.plan("probe", len(goal_shards))
-        ctx.progress.plan("ladders", len(goal_shards))
-
+    """Every shard-and-step, each submitted as soon as its inputs are ready (`flows.shards`)."""
     clock = time.perf_counter()
-    question_futures = [questions_task.submit(ctx, quote(shard)) for shard in doc_shards]
-    probe_futures = [probe_task.submit(ctx, quote(shard)) for shard in goal_shards]
-    questions = merge([f.result() for f in question_futures])
-    deduped = dedup_task(ctx, quote(questions.kept), quote(corpus_io.embed_function(ctx)))
-    wall["questions+dedup"] = time.perf_counter() - clock
-
-    by_id = {d.doc_id: d for d in documents}
-    shard_of = {d.doc_id: i for i, shard in enumerate(doc_shards) for d in shard}
-    grouped: list[list] = [[] for _ in doc_shards]
-    for question in deduped.kept:
-        grouped[shard_of[question.doc_id]].append(question)
-    label_futures = [labels_task.submit(ctx, quote(qs), quote({q.doc_id: by_id[q.doc_id] for q in qs}))
-                     for qs in grouped]
-    difficulty_futures = [difficulty_task.submit(ctx, future) for future in label_futures]
-
-    ladder_futures = []
-    probes = merge([f.result() for f in probe_futures])
-    for result in probes.kept:
-        targets = list(getattr(result, "targets", []))
-        grounding = corpus_io.grounding(ctx, targets)
-        ctx.grounding_documents.extend(corpus_io.merged_grounding(targets, grounding))
-        ladder_futures.append(ladders_task.submit(ctx, quote(targets), quote(grounding)))
-
-    labels = merge([f.result() for f in label_futures])
-    difficulty = merge([f.result() for f in difficulty_futures])
-    ladders = merge([f.result() for f in ladder_futures])
-    wall["labels+difficulty+ladders"] = time.perf_counter() - clock - wall["questions+dedup"]
-    return {"questions": questions, "dedup": deduped, "labels": labels, "difficulty": difficulty,
-            "probe": probes, "ladders": ladders}
-
-
-def merge(outputs: list[StepOutput]) -> StepOutput:
-    """Shard outputs of one step, in shard order, as one StepOutput (usage summed)."""
-    merged: StepOutput = StepOutput(kept=[], rejected=[], usage={})
-    for out in outputs:
-        merged.kept.extend(out.kept)
-        merged.rejected.extend(out.rejected)
-        for key, value in (out.usage or {}).items():
-            merged.usage[key] = merged.usage.get(key, 0) + value
-    return merged
+    outputs = ShardRun(ctx, documents, corpus_io.read_goalposts(ctx.config)).run()
+    # Steps of different shards overlap, so the model phase is timed as one stage.
+    wall["shard steps"] = time.perf_counter() - clock
+    return outputs

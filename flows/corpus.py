@@ -91,13 +91,33 @@ def read_goalposts(config: BuildConfig) -> list:
 
 
 def embed_function(ctx: Any) -> Callable[[list[str]], Any]:
-    """The embedder of the index, for question dedup (same model, already loaded)."""
+    """The embedder of the index, for question dedup (same model, already loaded), remembering
+    vectors by text: each shard's dedup compares against every earlier shard's kept questions,
+    and those should be embedded once per run, not once per later shard."""
     embedder = getattr(ctx.index, "embedder", None)
     if embedder is None:
         from retrieval.embedder import load_embedder
 
         embedder = load_embedder(ctx.config.corpus.embedding_model, ctx.config.corpus.embedding_backend)
-    return embedder.encode
+    return RememberedEmbeddings(embedder.encode)
+
+
+class RememberedEmbeddings:
+    """`encode` with a memory: texts seen before are not embedded again. Called from one thread."""
+
+    def __init__(self, encode: Callable[[list[str]], Any]) -> None:
+        self.encode = encode
+        self.vectors: dict[str, Any] = {}
+
+    def __call__(self, texts: list[str]) -> Any:
+        import numpy as np
+
+        missing = list(dict.fromkeys(t for t in texts if t not in self.vectors))
+        if missing:
+            self.vectors.update(zip(missing, np.asarray(self.encode(missing)), strict=True))
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        return np.stack([self.vectors[t] for t in texts])
 
 
 def grounding(ctx: Any, targets: list) -> dict[str, list[Document]]:

@@ -120,17 +120,37 @@ def questions_task(ctx: BuildContext, documents: list) -> StepOutput:
                                                 sampling=role.config.sampling))
 
 
-@task(name="dedup", **_TASK)
-def dedup_task(ctx: BuildContext, questions: list, embed: Any) -> StepOutput:
-    from pipeline.dedup import dedup_questions
-
-    inputs = [(q.question_id, q.question) for q in questions]
+def dedup_key(ctx: BuildContext, questions: list, earlier_key: str) -> str:
+    """The key of one shard's dedup: its questions, and through `earlier_key` (the previous shard's
+    dedup key, "" for the first) every question of the shards before it, which it is checked against."""
     settings = {"dedup_cosine": ctx.config.darc.dedup_cosine,
                 "embedding_model": ctx.config.corpus.embedding_model,
                 "embedding_backend": ctx.config.corpus.embedding_backend}
-    key = step_key("dedup", inputs, settings, ctx.config.seed)
-    return _cached_step(ctx, "dedup", key, [],
-                        lambda: dedup_questions(questions, ctx.config.darc, embed))
+    inputs = {"earlier": earlier_key, "questions": [(q.question_id, q.question) for q in questions]}
+    return step_key("dedup", inputs, settings, ctx.config.seed)
+
+
+@task(name="dedup", **_TASK)
+def dedup_task(ctx: BuildContext, questions: list, earlier: list, key: str, embed: Any) -> StepOutput:
+    """Drop near-duplicates among `questions` and of any question kept from earlier shards (`earlier`).
+
+    The earlier questions go first and stay kept (they were checked against everything before
+    them), so the shard-by-shard result is the one a single dedup over all shards in order gives.
+    Each dropped question's rejection names the question kept in its place, earlier shard or not.
+    """
+    from pipeline.dedup import dedup_questions
+
+    def run() -> StepOutput:
+        out = dedup_questions(list(earlier) + list(questions), ctx.config.darc, embed)
+        ours = {q.question_id for q in questions}
+        dropped_earlier = [r.record_id for r in out.rejected if r.record_id not in ours]
+        if dropped_earlier:  # only if embeddings of the same text differ between batches
+            get_run_logger().warning("dedup %s: %d earlier questions matched each other this time; they stay "
+                                     "kept", key[:8], len(dropped_earlier))
+        return StepOutput(kept=[q for q in out.kept if q.question_id in ours],
+                          rejected=[r for r in out.rejected if r.record_id in ours], usage=dict(out.usage or {}))
+
+    return _cached_step(ctx, "dedup", key, [], run)
 
 
 @task(name="labels", **_TASK)

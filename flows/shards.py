@@ -1,0 +1,146 @@
+"""The order of a build's shard-steps: each one is submitted the moment its inputs are ready.
+
+    questions[i] -> dedup[i] (after dedup[i-1]) -> labels[i] -> difficulty[i]
+    probe[j] -> ladders[j]
+
+Dedup streams in shard order: shard i's questions are checked against themselves and against every
+question kept from shards 0..i-1, so shard i's labels start while later shards are still writing
+questions, and the kept set is the one a single dedup over all questions in shard order keeps.
+No step waits for all shards of the step before it, so the model is never left idle while the
+CPU deduplicates or parses one shard: other shards' requests are in flight meanwhile.
+
+The loop runs in the flow's thread: it waits for whichever submitted task finishes first and
+submits what that unblocks (a worker thread never sits waiting on another task's future). Dedup,
+cheap and sequential by nature, runs in this thread too. Results are kept per shard and merged in
+shard order, so the build's output does not depend on which task happened to finish first.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Callable
+from typing import Any
+
+from prefect.futures import PrefectFuture
+from prefect.utilities.annotations import quote
+
+from flows import corpus as corpus_io
+from flows.steps import (
+    BuildContext,
+    dedup_key,
+    dedup_task,
+    difficulty_task,
+    labels_task,
+    ladders_task,
+    probe_task,
+    questions_task,
+)
+from pipeline.records import Document, StepOutput
+
+
+def shards_of(items: list, size: int) -> list[list]:
+    return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+class _Waiting:
+    """Submitted tasks and what to do with each one's result."""
+
+    def __init__(self) -> None:
+        self.then: dict[PrefectFuture, Callable[[Any], None]] = {}
+        self.order: list[PrefectFuture] = []  # submission order, to hand results on deterministically
+
+    def add(self, future: PrefectFuture, then: Callable[[Any], None]) -> None:
+        self.then[future] = then
+        self.order.append(future)
+
+    def drain(self) -> None:
+        """Until nothing is pending: wait for any task, hand on its result (raising its error)."""
+        while self.then:
+            pending = [f for f in self.order if f in self.then]
+            done, _ = concurrent.futures.wait([f.wrapped_future for f in pending],
+                                              return_when=concurrent.futures.FIRST_COMPLETED)
+            for future in pending:
+                if future.wrapped_future in done:
+                    self.then.pop(future)(future.result())
+            self.order = [f for f in self.order if f in self.then]
+
+
+class ShardRun:
+    """One build's shard-steps: submits, chains and collects them."""
+
+    def __init__(self, ctx: BuildContext, documents: list[Document], goalposts: list) -> None:
+        self.ctx = ctx
+        self.doc_shards = shards_of(documents, ctx.config.shard_size)
+        self.goal_shards = shards_of(goalposts, ctx.config.shard_size)
+        self.by_id = {d.doc_id: d for d in documents}
+        self.results: dict[str, list[StepOutput | None]] = {
+            step: [None] * len(self.doc_shards) for step in ("questions", "dedup", "labels", "difficulty")}
+        self.results["probe"] = [None] * len(self.goal_shards)
+        self.ladders: dict[tuple[int, int], StepOutput] = {}  # (goalpost shard, probe result) -> output
+        self.grounding: list[list[Document]] = [[] for _ in self.goal_shards]
+        self.waiting = _Waiting()
+        self.next_dedup = 0  # the first shard not yet deduplicated
+        self.kept_before: list = []  # questions kept by dedup of shards < next_dedup
+        self.chain_key = ""  # dedup key of shard next_dedup - 1
+        self.embed: Any = None
+
+    def run(self) -> dict[str, StepOutput]:
+        for step in ("questions", "dedup", "labels", "difficulty"):
+            self.ctx.progress.plan(step, len(self.doc_shards))
+        for step in ("probe", "ladders") if self.goal_shards else ():
+            self.ctx.progress.plan(step, len(self.goal_shards))
+        for i, shard in enumerate(self.doc_shards):
+            self.waiting.add(questions_task.submit(self.ctx, quote(shard)), lambda out, i=i: self._questions(i, out))
+        for j, shard in enumerate(self.goal_shards):
+            self.waiting.add(probe_task.submit(self.ctx, quote(shard)), lambda out, j=j: self._probe(j, out))
+        self.waiting.drain()
+        merged = {step: merge(outputs) for step, outputs in self.results.items()}
+        merged["ladders"] = merge([self.ladders[at] for at in sorted(self.ladders)])
+        self.ctx.grounding_documents.extend(doc for docs in self.grounding for doc in docs)
+        return merged
+
+    def _questions(self, i: int, out: StepOutput) -> None:
+        self.results["questions"][i] = out
+        while self.next_dedup < len(self.doc_shards) and self.results["questions"][self.next_dedup] is not None:
+            self._dedup(self.next_dedup)
+            self.next_dedup += 1
+
+    def _dedup(self, i: int) -> None:
+        questions = self.results["questions"][i].kept
+        key = dedup_key(self.ctx, questions, self.chain_key)
+        if self.embed is None:
+            self.embed = corpus_io.embed_function(self.ctx)
+        deduped = dedup_task(self.ctx, quote(questions), quote(self.kept_before), key, quote(self.embed))
+        self.results["dedup"][i] = deduped
+        self.kept_before = self.kept_before + deduped.kept
+        self.chain_key = key
+        docs = {q.doc_id: self.by_id[q.doc_id] for q in deduped.kept}
+        future = labels_task.submit(self.ctx, quote(deduped.kept), quote(docs))
+        self.waiting.add(future, lambda out: self._labels(i, out))
+
+    def _labels(self, i: int, out: StepOutput) -> None:
+        self.results["labels"][i] = out
+        future = difficulty_task.submit(self.ctx, quote(out))
+        self.waiting.add(future, lambda out: self.results["difficulty"].__setitem__(i, out))
+
+    def _probe(self, j: int, out: StepOutput) -> None:
+        self.results["probe"][j] = out
+        for k, result in enumerate(out.kept):  # one ProbeResult per goalpost shard
+            targets = list(getattr(result, "targets", []))
+            grounding = corpus_io.grounding(self.ctx, targets)
+            self.grounding[j].extend(corpus_io.merged_grounding(targets, grounding))
+            future = ladders_task.submit(self.ctx, quote(targets), quote(grounding))
+            self.waiting.add(future, lambda done, at=(j, k): self.ladders.__setitem__(at, done))
+
+
+def merge(outputs: list[StepOutput | None]) -> StepOutput:
+    """Shard outputs of one step, in shard order, as one StepOutput (usage summed)."""
+    merged: StepOutput = StepOutput(kept=[], rejected=[], usage={})
+    for out in outputs:
+        if out is None:
+            continue
+        merged.kept.extend(out.kept)
+        merged.rejected.extend(out.rejected)
+        for key, value in (out.usage or {}).items():
+            merged.usage[key] = merged.usage.get(key, 0) + value
+    return merged
