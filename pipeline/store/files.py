@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -24,7 +25,12 @@ HASH_CHUNK_BYTES = 8 * 2**20
 
 def shard_sizes(table: pa.Table) -> tuple[int, int]:
     """(rows per row group, rows per file) from the table's in-memory size."""
-    bytes_per_row = max(1, table.nbytes // max(1, table.num_rows))
+    return sizes_for(table.nbytes, table.num_rows)
+
+
+def sizes_for(nbytes: int, num_rows: int) -> tuple[int, int]:
+    """(rows per row group, rows per file) for a table of `num_rows` rows taking `nbytes` in memory."""
+    bytes_per_row = max(1, nbytes // max(1, num_rows))
     group_rows = max(MIN_ROW_GROUP_ROWS, ROW_GROUP_BYTES // bytes_per_row)
     file_rows = max(group_rows, (FILE_BYTES // bytes_per_row) // group_rows * group_rows)
     return group_rows, file_rows
@@ -41,6 +47,50 @@ def write_parquet(store: Store, table: pa.Table, folder: str, stem: str) -> list
                        row_group_size=group_rows, write_statistics=True)
         paths.append(path)
     return paths
+
+
+def write_parquet_stream(store: Store, tables: Iterable[pa.Table], folder: str, stem: str, *,
+                         schema: pa.Schema, nbytes: int, num_rows: int) -> list[str]:
+    """`write_parquet` for a table that arrives in slices (`tables`, `num_rows` rows and `nbytes` in all).
+
+    The same files, row groups and bytes as `write_parquet` on the whole table, but only a slice or
+    two is ever held: memory the next slice can reuse (on this kind of VM first-touching fresh
+    memory costs more than building the rows).
+    """
+    if num_rows == 0:
+        return write_parquet(store, schema.empty_table(), folder, stem)
+    store.fs.create_dir(folder, recursive=True)
+    group_rows, file_rows = sizes_for(nbytes, num_rows)
+    paths: list[str] = []
+    writer: pq.ParquetWriter | None = None
+    rows_in_file = 0
+    try:
+        for group in _row_groups(tables, group_rows):
+            if writer is None:
+                paths.append(f"{folder}/{stem}-{len(paths):05d}.parquet")
+                writer = pq.ParquetWriter(paths[-1], schema, filesystem=store.fs, compression=COMPRESSION,
+                                          write_statistics=True)
+            writer.write_table(group, row_group_size=group_rows)
+            rows_in_file += group.num_rows
+            if rows_in_file >= file_rows:  # file_rows is a whole number of row groups
+                writer.close()
+                writer, rows_in_file = None, 0
+    finally:
+        if writer is not None:
+            writer.close()
+    return paths
+
+
+def _row_groups(tables: Iterable[pa.Table], group_rows: int) -> Iterator[pa.Table]:
+    """Full row groups of `group_rows` rows as the slices arrive, then the rest."""
+    pending: pa.Table | None = None
+    for table in tables:
+        pending = table if pending is None else pa.concat_tables([pending, table])
+        while pending.num_rows >= group_rows:
+            yield pending.slice(0, group_rows)
+            pending = pending.slice(group_rows)
+    if pending is not None and pending.num_rows:
+        yield pending
 
 
 def write_text(store: Store, path: str, text: str) -> None:

@@ -28,7 +28,14 @@ from pipeline.records import (
     to_table,
 )
 from pipeline.store.card import render_card
-from pipeline.store.files import describe_file, fsync_dir, fsync_tree, write_parquet, write_text
+from pipeline.store.files import (
+    describe_file,
+    fsync_dir,
+    fsync_tree,
+    write_parquet,
+    write_parquet_stream,
+    write_text,
+)
 from pipeline.store.layout import (
     LATEST_FILE,
     MANIFEST_FILE,
@@ -44,7 +51,7 @@ from pipeline.store.locks import clean_stale, incoming_dir, publish_lock
 from pipeline.store.manifest import build_manifest, dump
 from pipeline.store.report import render_report
 from pipeline.store.summary import calibration_from_table
-from pipeline.store.views import build_view_in_slices
+from pipeline.store.views import VIEW_SCHEMAS, view_nbytes, view_slices
 
 log = logging.getLogger(__name__)
 
@@ -85,15 +92,18 @@ def publish_version(root: str, dataset: str, items: Sequence[CurriculumItem], re
     docs = documents_table(documents if documents is not None else given_documents)
     curriculum = to_table(items, CURRICULUM_SCHEMA)
     reject_rows = to_table(rejects, REJECTION_SCHEMA)
-    views = {view: build_view_in_slices(view, curriculum, docs) for view in ("rl", "sft")}  # checks documents
+    # views are sized first (this also checks documents, before anything is written), then built
+    # again slice by slice as they are written: never held whole (a million rl rows: ~1.7 GB)
+    view_bytes = {view: view_nbytes(view, curriculum, docs) for view in VIEW_SCHEMAS}
     store.fs.create_dir(dataset_dir, recursive=True)
     clean_stale(store, dataset_dir)
     with incoming_dir(store, dataset_dir) as work:
         write_parquet(store, curriculum, f"{work}/data", "curriculum")
         write_parquet(store, docs, f"{work}/data", "documents")
         write_parquet(store, reject_rows, f"{work}/rejects", "rejects")
-        for view, table in views.items():
-            write_parquet(store, table, f"{work}/views/{view}", view)
+        for view, schema in VIEW_SCHEMAS.items():
+            write_parquet_stream(store, view_slices(view, curriculum, docs), f"{work}/views/{view}", view,
+                                 schema=schema, nbytes=view_bytes[view], num_rows=curriculum.num_rows)
         with publish_lock(store, dataset_dir):
             clean_stale(store, dataset_dir, deleting_too=True)
             version = version_id(highest_number(store, dataset) + 1)

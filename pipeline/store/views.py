@@ -7,6 +7,8 @@ item name `element`); a test compares it with the reference file.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -185,10 +187,22 @@ def build_view(view: str, curriculum: pa.Table, documents: pa.Table) -> pa.Table
     raise StoreError(f"unknown view {view!r}; choose one of {', '.join(VIEWS)}")
 
 
-def build_view_in_slices(view: str, curriculum: pa.Table, documents: pa.Table,
-                         slice_rows: int = 200_000) -> pa.Table:
-    """`build_view` over row slices, so no single string column passes Arrow's 2 GiB offset limit."""
+VIEW_SCHEMAS = {"rl": RL_SCHEMA, "sft": SFT_SCHEMA}
+SLICE_ROWS = 200_000
+
+
+def view_slices(view: str, curriculum: pa.Table, documents: pa.Table,
+                slice_rows: int = SLICE_ROWS) -> Iterator[pa.Table]:
+    """`build_view` over row slices, in order, so no single string column passes Arrow's 2 GiB offset
+    limit and a writer can drop each slice before the next is built."""
     if curriculum.num_rows <= slice_rows:
-        return build_view(view, curriculum, documents)
-    return pa.concat_tables([build_view(view, curriculum.slice(start, slice_rows), documents)
-                             for start in range(0, curriculum.num_rows, slice_rows)])
+        yield build_view(view, curriculum, documents)
+        return
+    for start in range(0, curriculum.num_rows, slice_rows):
+        yield build_view(view, curriculum.slice(start, slice_rows), documents)
+
+
+def view_nbytes(view: str, curriculum: pa.Table, documents: pa.Table) -> int:
+    """The in-memory size of the whole view (what its Parquet files are sized by), one slice at a
+    time; also raises any error the view would (e.g. missing documents) before anything is written."""
+    return sum(table.nbytes for table in view_slices(view, curriculum, documents))
