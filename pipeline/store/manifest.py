@@ -44,9 +44,9 @@ def git_commit() -> str | None:
 def rejection_counts(rejects: pa.Table) -> dict[str, dict[str, int]]:
     """{step: {reason: count}} over the rejects table."""
     counts: dict[str, Counter] = {}
-    for step, reason in zip(rejects.column("step").to_pylist(), rejects.column("reason").to_pylist(),
-                            strict=True):
-        counts.setdefault(step, Counter())[reason] += 1
+    grouped = rejects.select(["step", "reason"]).group_by(["step", "reason"]).aggregate([([], "count_all")])
+    for row in grouped.to_pylist():  # one row per (step, reason), counted by Arrow
+        counts.setdefault(row["step"], Counter())[row["reason"]] += row["count_all"]
     return {step: dict(sorted(c.items())) for step, c in sorted(counts.items())}
 
 

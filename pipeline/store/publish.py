@@ -16,6 +16,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.fs as pafs
 
 from pipeline.records import (
@@ -70,6 +71,8 @@ def documents_table(documents: DocumentsInput) -> pa.Table:
     else:
         rows = [d if isinstance(d, Document) else Document(**d) for d in documents]
         table = to_table(rows, DOCUMENT_SCHEMA)
+    if pc.count_distinct(table.column("doc_id")).as_py() == table.num_rows:  # the usual case, without a Python loop
+        return table
     ids = table.column("doc_id").to_pylist()
     if len(set(ids)) != len(ids):
         first = {}

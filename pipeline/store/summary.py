@@ -6,7 +6,6 @@ without a calibration summary still gets one.
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from typing import Any
 
@@ -22,20 +21,19 @@ def _targets(config: dict[str, Any]) -> dict[int, float]:
 def calibration_from_table(curriculum: pa.Table, config: dict[str, Any]) -> list[dict[str, Any]]:
     """Per DARC level: count, target and measured solve rate (mean, std), label agreement."""
     targets = _targets(config)
-    levels = curriculum.column("level").to_pylist()
-    rates = curriculum.column("solve_rate").to_pylist()
-    agrees = curriculum.column("agrees_with_questioner").to_pylist()
-    by_level: dict[int, list[tuple[float, bool]]] = {}
-    for level, rate, agree in zip(levels, rates, agrees, strict=True):
-        by_level.setdefault(level, []).append((rate, agree))
+    # Arrow group-by over whole columns: a Python loop over a million rows took seconds
+    table = pa.table({"level": curriculum.column("level"), "solve_rate": curriculum.column("solve_rate"),
+                      "agree": pc.cast(curriculum.column("agrees_with_questioner"), pa.float64())})
+    grouped = table.group_by("level").aggregate([
+        ([], "count_all"), ("solve_rate", "mean"), ("solve_rate", "stddev", pc.VarianceOptions(ddof=0)),
+        ("agree", "mean")]).to_pylist()
+    by_level = {row["level"]: row for row in grouped}
     rows = []
     for level in sorted(set(by_level) | set(targets)):
-        pairs = by_level.get(level, [])
-        n = len(pairs)
-        mean = sum(r for r, _ in pairs) / n if n else None
-        std = math.sqrt(sum((r - mean) ** 2 for r, _ in pairs) / n) if n else None
-        rows.append({"level": level, "count": n, "target_solve_rate": targets.get(level), "measured_mean": mean,
-                     "measured_std": std, "label_agreement": sum(a for _, a in pairs) / n if n else None})
+        found = by_level.get(level, {})
+        rows.append({"level": level, "count": found.get("count_all", 0), "target_solve_rate": targets.get(level),
+                     "measured_mean": found.get("solve_rate_mean"), "measured_std": found.get("solve_rate_stddev"),
+                     "label_agreement": found.get("agree_mean")})
     return rows
 
 
@@ -45,12 +43,21 @@ def shares(values: list[Any]) -> dict[str, float]:
     return {key: count / total for key, count in sorted(counts.items())}
 
 
+def column_shares(column: pa.ChunkedArray | pa.Array) -> dict[str, float]:
+    """`shares` of a column's values, counted by Arrow."""
+    counts = Counter()
+    for entry in pc.value_counts(column).to_pylist():
+        counts[str(entry["values"])] += entry["counts"]
+    total = sum(counts.values()) or 1
+    return {key: count / total for key, count in sorted(counts.items())}
+
+
 def level_mix(curriculum: pa.Table) -> dict[str, float]:
-    return shares(curriculum.column("level").to_pylist())
+    return column_shares(curriculum.column("level"))
 
 
 def answer_type_mix(curriculum: pa.Table) -> dict[str, float]:
-    return shares(curriculum.column("answer_type").to_pylist())
+    return column_shares(curriculum.column("answer_type"))
 
 
 def agreement(curriculum: pa.Table) -> float | None:
