@@ -156,15 +156,18 @@ def serve_sim(port: int, latency_s: float) -> None:
 
     class SimServer(TestServer):
         busy_s, first_start, last_end, since, served = 0.0, None, 0.0, 0.0, 0
+        gaps: list = []  # (start, end) of each idle period inside the model phase
 
         async def respond(self, method, path, headers, body):
             if path.endswith("/busy"):
                 return 200, [], json.dumps({"busy_s": self.busy_s, "first_start": self.first_start,
-                                            "last_end": self.last_end, "requests": self.served,
+                                            "last_end": self.last_end, "requests": self.served, "gaps": self.gaps,
                                             "max_in_flight": self.max_in_flight}).encode()
             now = time.time()
             if self.in_flight == 0:
                 self.since = now
+                if self.first_start is not None:
+                    self.gaps.append((self.last_end, now))
                 self.first_start = self.first_start or now
             try:
                 return await super().respond(method, path, headers, body)

@@ -29,7 +29,7 @@ from flows.workdir import WorkDir, work_root
 from pipeline.config import BuildConfig
 from pipeline.records import Document, StepOutput
 
-TASK_WORKERS = 8
+TASK_WORKERS = 16  # tasks at once: batches smaller than shards, so more of them overlap
 
 
 @flow(name="build-curriculum", task_runner=ThreadPoolTaskRunner(max_workers=TASK_WORKERS),

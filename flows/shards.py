@@ -1,7 +1,10 @@
 """The order of a build's shard-steps: each one is submitted the moment its inputs are ready.
 
-    questions[i] -> dedup[i] (after dedup[i-1]) -> labels[i] -> difficulty[i]
+    questions[i, b] (all b) -> dedup[i] (after dedup[i-1]) -> labels[i, b'] -> difficulty[i, b']
     probe[j] -> ladders[j]
+
+(i: shard of `config.shard_size` documents; b, b': its smaller batches, each its own task and
+cache entry, see DOCUMENTS_PER_TASK and QUESTIONS_PER_TASK.)
 
 Dedup streams in shard order: shard i's questions are checked against themselves and against every
 question kept from shards 0..i-1, so shard i's labels start while later shards are still writing
@@ -37,9 +40,23 @@ from flows.steps import (
 )
 from pipeline.records import Document, StepOutput
 
+# Work per task, smaller than a shard, so that tasks end at different times: while some parse on the
+# CPU, others have requests in flight, and the last shard's tail is short. Large enough that a batch
+# still fills an engine's batch (prompts x votes) and that per-task overhead stays small next to the
+# model's work. A shard is split into equal parts of at most this size.
+DOCUMENTS_PER_TASK = 16  # questions tasks (levels per document prompts each)
+QUESTIONS_PER_TASK = 64  # labels and difficulty tasks
+
 
 def shards_of(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
+
+
+def batches_of(items: list, most: int) -> list[list]:
+    """`items` in order, as the fewest near-equal parts of at most `most` (one empty part if none)."""
+    parts = max(1, -(-len(items) // most))
+    bounds = [len(items) * k // parts for k in range(parts + 1)]
+    return [items[bounds[k]:bounds[k + 1]] for k in range(parts)]
 
 
 class _Waiting:
@@ -73,72 +90,79 @@ class ShardRun:
         self.doc_shards = shards_of(documents, ctx.config.shard_size)
         self.goal_shards = shards_of(goalposts, ctx.config.shard_size)
         self.by_id = {d.doc_id: d for d in documents}
-        self.results: dict[str, list[StepOutput | None]] = {
-            step: [None] * len(self.doc_shards) for step in ("questions", "dedup", "labels", "difficulty")}
-        self.results["probe"] = [None] * len(self.goal_shards)
-        self.ladders: dict[tuple[int, int], StepOutput] = {}  # (goalpost shard, probe result) -> output
-        self.grounding: list[list[Document]] = [[] for _ in self.goal_shards]
+        # step -> {(shard, batch): output}; merged in key order, whatever order tasks finished in
+        self.done: dict[str, dict[tuple[int, int], StepOutput]] = {
+            step: {} for step in ("questions", "dedup", "labels", "difficulty", "probe", "ladders")}
+        self.grounding: dict[int, list[Document]] = {}
         self.waiting = _Waiting()
         self.next_dedup = 0  # the first shard not yet deduplicated
         self.kept_before: list = []  # questions kept by dedup of shards < next_dedup
         self.chain_key = ""  # dedup key of shard next_dedup - 1
         self.embed: Any = None
+        self.parts: dict[int, int] = {}  # shard -> its number of questions tasks
 
     def run(self) -> dict[str, StepOutput]:
-        for step in ("questions", "dedup", "labels", "difficulty"):
-            self.ctx.progress.plan(step, len(self.doc_shards))
+        self.ctx.progress.plan("dedup", len(self.doc_shards))
         for step in ("probe", "ladders") if self.goal_shards else ():
             self.ctx.progress.plan(step, len(self.goal_shards))
         for i, shard in enumerate(self.doc_shards):
-            self.waiting.add(questions_task.submit(self.ctx, quote(shard)), lambda out, i=i: self._questions(i, out))
+            batches = batches_of(shard, DOCUMENTS_PER_TASK)
+            self.ctx.progress.plan("questions", len(batches))
+            self.parts[i] = len(batches)
+            for b, batch in enumerate(batches):
+                future = questions_task.submit(self.ctx, quote(batch))
+                self.waiting.add(future, lambda out, at=(i, b): self._questions(at, out))
         for j, shard in enumerate(self.goal_shards):
             self.waiting.add(probe_task.submit(self.ctx, quote(shard)), lambda out, j=j: self._probe(j, out))
         self.waiting.drain()
-        merged = {step: merge(outputs) for step, outputs in self.results.items()}
-        merged["ladders"] = merge([self.ladders[at] for at in sorted(self.ladders)])
-        self.ctx.grounding_documents.extend(doc for docs in self.grounding for doc in docs)
-        return merged
+        self.ctx.grounding_documents.extend(doc for j in sorted(self.grounding) for doc in self.grounding[j])
+        return {step: merge([outputs[at] for at in sorted(outputs)]) for step, outputs in self.done.items()}
 
-    def _questions(self, i: int, out: StepOutput) -> None:
-        self.results["questions"][i] = out
-        while self.next_dedup < len(self.doc_shards) and self.results["questions"][self.next_dedup] is not None:
+    def _questions(self, at: tuple[int, int], out: StepOutput) -> None:
+        self.done["questions"][at] = out
+        while self.next_dedup < len(self.doc_shards) and self._written(self.next_dedup):
             self._dedup(self.next_dedup)
             self.next_dedup += 1
 
+    def _written(self, i: int) -> bool:
+        return all((i, b) in self.done["questions"] for b in range(self.parts[i]))
+
     def _dedup(self, i: int) -> None:
-        questions = self.results["questions"][i].kept
+        questions = [q for b in range(self.parts[i]) for q in self.done["questions"][i, b].kept]
         key = dedup_key(self.ctx, questions, self.chain_key)
         if self.embed is None:
             self.embed = corpus_io.embed_function(self.ctx)
         deduped = dedup_task(self.ctx, quote(questions), quote(self.kept_before), key, quote(self.embed))
-        self.results["dedup"][i] = deduped
+        self.done["dedup"][i, 0] = deduped
         self.kept_before = self.kept_before + deduped.kept
         self.chain_key = key
-        docs = {q.doc_id: self.by_id[q.doc_id] for q in deduped.kept}
-        future = labels_task.submit(self.ctx, quote(deduped.kept), quote(docs))
-        self.waiting.add(future, lambda out: self._labels(i, out))
+        batches = batches_of(deduped.kept, QUESTIONS_PER_TASK)
+        for step in ("labels", "difficulty"):
+            self.ctx.progress.plan(step, len(batches))
+        for b, batch in enumerate(batches):
+            docs = {q.doc_id: self.by_id[q.doc_id] for q in batch}
+            future = labels_task.submit(self.ctx, quote(batch), quote(docs))
+            self.waiting.add(future, lambda out, at=(i, b): self._labels(at, out))
 
-    def _labels(self, i: int, out: StepOutput) -> None:
-        self.results["labels"][i] = out
+    def _labels(self, at: tuple[int, int], out: StepOutput) -> None:
+        self.done["labels"][at] = out
         future = difficulty_task.submit(self.ctx, quote(out))
-        self.waiting.add(future, lambda out: self.results["difficulty"].__setitem__(i, out))
+        self.waiting.add(future, lambda done: self.done["difficulty"].__setitem__(at, done))
 
     def _probe(self, j: int, out: StepOutput) -> None:
-        self.results["probe"][j] = out
+        self.done["probe"][j, 0] = out
         for k, result in enumerate(out.kept):  # one ProbeResult per goalpost shard
             targets = list(getattr(result, "targets", []))
             grounding = corpus_io.grounding(self.ctx, targets)
-            self.grounding[j].extend(corpus_io.merged_grounding(targets, grounding))
+            self.grounding.setdefault(j, []).extend(corpus_io.merged_grounding(targets, grounding))
             future = ladders_task.submit(self.ctx, quote(targets), quote(grounding))
-            self.waiting.add(future, lambda done, at=(j, k): self.ladders.__setitem__(at, done))
+            self.waiting.add(future, lambda done, at=(j, k): self.done["ladders"].__setitem__(at, done))
 
 
-def merge(outputs: list[StepOutput | None]) -> StepOutput:
+def merge(outputs: list[StepOutput]) -> StepOutput:
     """Shard outputs of one step, in shard order, as one StepOutput (usage summed)."""
     merged: StepOutput = StepOutput(kept=[], rejected=[], usage={})
     for out in outputs:
-        if out is None:
-            continue
         merged.kept.extend(out.kept)
         merged.rejected.extend(out.rejected)
         for key, value in (out.usage or {}).items():
