@@ -4,7 +4,7 @@
     probe[j] -> ladders[j]
 
 (i: shard of `config.shard_size` documents; b, b': its smaller batches, each its own task and
-cache entry, see DOCUMENTS_PER_TASK and QUESTIONS_PER_TASK.)
+cache entry, see PARTS_PER_SHARD.)
 
 Dedup streams in shard order: shard i's questions are checked against themselves and against every
 question kept from shards 0..i-1, so shard i's labels start while later shards are still writing
@@ -40,21 +40,23 @@ from flows.steps import (
 )
 from pipeline.records import Document, StepOutput
 
-# Work per task, smaller than a shard, so that tasks end at different times: while some parse on the
-# CPU, others have requests in flight, and the last shard's tail is short. Large enough that a batch
-# still fills an engine's batch (prompts x votes) and that per-task overhead stays small next to the
-# model's work. A shard is split into equal parts of at most this size.
-DOCUMENTS_PER_TASK = 16  # questions tasks (levels per document prompts each)
-QUESTIONS_PER_TASK = 64  # labels and difficulty tasks
+# Each step of a shard runs as up to PARTS_PER_SHARD tasks, so that tasks end at different times:
+# while some parse on the CPU, others have requests in flight, and the last shard's tail is short.
+# Parts are no smaller than the minimums below, so a part still fills an engine's batch, and the
+# number of tasks stays small (every task costs the Prefect API a run record and state changes).
+PARTS_PER_SHARD = 4
+MIN_DOCUMENTS_PER_TASK = 8  # questions tasks
+MIN_QUESTIONS_PER_TASK = 32  # labels and difficulty tasks
 
 
 def shards_of(items: list, size: int) -> list[list]:
     return [items[i:i + size] for i in range(0, len(items), size)]
 
 
-def batches_of(items: list, most: int) -> list[list]:
-    """`items` in order, as the fewest near-equal parts of at most `most` (one empty part if none)."""
-    parts = max(1, -(-len(items) // most))
+def batches_of(items: list, smallest: int) -> list[list]:
+    """`items` in order, as up to PARTS_PER_SHARD near-equal parts of at least `smallest` items
+    (a single part when there are fewer; one empty part when there are none)."""
+    parts = max(1, min(PARTS_PER_SHARD, len(items) // smallest))
     bounds = [len(items) * k // parts for k in range(parts + 1)]
     return [items[bounds[k]:bounds[k + 1]] for k in range(parts)]
 
@@ -106,7 +108,7 @@ class ShardRun:
         for step in ("probe", "ladders") if self.goal_shards else ():
             self.ctx.progress.plan(step, len(self.goal_shards))
         for i, shard in enumerate(self.doc_shards):
-            batches = batches_of(shard, DOCUMENTS_PER_TASK)
+            batches = batches_of(shard, MIN_DOCUMENTS_PER_TASK)
             self.ctx.progress.plan("questions", len(batches))
             self.parts[i] = len(batches)
             for b, batch in enumerate(batches):
@@ -136,7 +138,7 @@ class ShardRun:
         self.done["dedup"][i, 0] = deduped
         self.kept_before = self.kept_before + deduped.kept
         self.chain_key = key
-        batches = batches_of(deduped.kept, QUESTIONS_PER_TASK)
+        batches = batches_of(deduped.kept, MIN_QUESTIONS_PER_TASK)
         for step in ("labels", "difficulty"):
             self.ctx.progress.plan(step, len(batches))
         for b, batch in enumerate(batches):

@@ -90,3 +90,27 @@ def test_step_results_are_json_files_keyed_by_content(tmp_path, monkeypatch):
     saved = json.loads(next((cache / "labels").glob("*.json")).read_text())
     assert saved["output"]["__type__"] == "pipeline.records:StepOutput"
     assert saved["meta"]["model_calls"]["samples"] > 0
+
+
+def test_dedup_streams_across_shards_and_names_the_question_kept_in_an_earlier_shard(tmp_path, monkeypatch):
+    """Documents 00 and 03 carry the same text and fall in different shards: shard 1's questions on
+    03 are duplicates of shard 0's questions on 00, rejected with reason `duplicate` naming them."""
+    from flows.build import build_curriculum
+    from pipeline.store import read_version
+
+    use_counting_sim(monkeypatch)
+    config, _ = make_config(tmp_path, n_docs=6, docs_per_build=6, shard_size=3)
+    corpus = tmp_path / "corpus"
+    (corpus / "doc-03.md").write_text((corpus / "doc-00.md").read_text())
+    build_curriculum(config)
+    cache = tmp_path / "store" / "toy" / ".work" / "cache"
+    assert len(list((cache / "dedup").glob("*.json"))) == 2  # one dedup per shard
+    stored = read_version(config.output_root, "toy")
+    duplicates = [r for r in stored.rejects().to_pylist() if r["reason"] == "duplicate"]
+    questions = {r["question_id"]: r["doc_id"] for r in stored.curriculum(["question_id", "doc_id"]).to_pylist()}
+    assert len(duplicates) >= 2, "the cross-shard duplicates were not rejected"
+    for reject in duplicates:
+        named = reject["detail"].split("near-duplicate of ")[1].split()[0]
+        assert reject["record_id"] not in questions and named != reject["record_id"]
+        # the question kept in its place is on the other copy of the text (shard 0), not its own document
+        assert named not in questions or questions[named] != reject["doc_id"]
