@@ -207,4 +207,4 @@ def ladders_task(ctx: BuildContext, targets: list, grounding: dict) -> StepOutpu
     key = step_key("ladders", (targets, grounding), settings, ctx.config.seed)
     return _cached_step(ctx, "ladders", key, [teacher, student], lambda: build_ladders(
         targets, grounding, teacher, student, ctx.config.goalposts, ctx.config.darc, ctx.config.seed,
-        sampling=teacher.config.sampling))
+        sampling=teacher.config.sampling, student_sampling=student.config.sampling))

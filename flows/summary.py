@@ -41,7 +41,10 @@ def build_info(config: BuildConfig, state: BuildState, outputs: dict[str, Any], 
         "seeds": {"seed": config.seed},
         "step_counts": counts,
         "token_usage": tokens,
-        "wall_time_s": {k: round(v, 3) for k, v in wall.items()},
+        # Stages in order (index, sample, shard steps, order), then each step's task seconds this run,
+        # summed over its shards: steps of different shards overlap, so these add up to more than the stage.
+        "wall_time_s": {**{k: round(v, 3) for k, v in wall.items()},
+                        **{f"step.{k}": round(v, 3) for k, v in sorted(ctx.step_seconds.items())}},
         "calibration": calibration,
         "build_key": state.build_key,
         "corpus_key": state.corpus_key,
@@ -63,10 +66,9 @@ def _documents(state: BuildState, outputs: dict[str, Any], grounding: list[Docum
     docs = {d["doc_id"]: Document(**d) for d in state.documents}
     for doc in grounding:
         docs.setdefault(doc.doc_id, doc)
-    for row in outputs["ladders"].kept:
-        question = row[0]
-        if question.doc_id and question.doc_id not in docs:
-            docs[question.doc_id] = Document(question.doc_id, "", "")
+    missing = {row[0].doc_id for row in outputs["ladders"].kept if row[0].doc_id and row[0].doc_id not in docs}
+    if missing:  # a bug, not bad data: a published row must never lose the passage it was written from
+        raise RuntimeError(f"ladder rows cite documents the build does not have: {sorted(missing)[:5]}")
     return list(docs.values())
 
 

@@ -39,8 +39,11 @@ class _Anchor:
 
 def build_ladders(targets: list[Goalpost], grounding: dict[str, list[Document]], teacher: Backend,
                   student: Backend, gasp_cfg: GoalpostConfig, darc_cfg: DarcConfig, seed: int,
-                  pool: SandboxPool | None = None, sampling: SamplingConfig | None = None) -> StepOutput[Row]:
-    """Climb `gasp_cfg.rounds` lemma/lift rounds for every target goalpost, all ladders batched per rung."""
+                  pool: SandboxPool | None = None, sampling: SamplingConfig | None = None,
+                  student_sampling: SamplingConfig | None = None) -> StepOutput[Row]:
+    """Climb `gasp_cfg.rounds` lemma/lift rounds for every target goalpost, all ladders batched per rung.
+
+    `sampling` is the teacher's (writing and labelling variants), `student_sampling` the student's."""
     documents = {d.doc_id: d for g in targets for d in grounding_documents(g, grounding)}
     anchors = [_Anchor(g, g.question, g.goalpost_id, 0, grounding_documents(g, grounding)[0].doc_id) for g in targets]
     out: StepOutput[Row] = StepOutput(kept=[])
@@ -54,7 +57,7 @@ def build_ladders(targets: list[Goalpost], grounding: dict[str, list[Document]],
                     return out
                 rung_seed = seed + 1000 * round_index + (0 if role == "lemma" else 500)
                 kept = _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg, darc_cfg,
-                             rung_seed, pool, sampling, seen, out)
+                             rung_seed, pool, (sampling, student_sampling), seen, out)
                 anchors = _next_anchors(anchors, kept, band)
     finally:
         if own:
@@ -63,7 +66,8 @@ def build_ladders(targets: list[Goalpost], grounding: dict[str, list[Document]],
 
 
 def _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg, darc_cfg, seed, pool,
-          sampling, seen, out: StepOutput[Row]) -> list[Row]:
+          samplings, seen, out: StepOutput[Row]) -> list[Row]:
+    sampling, student_sampling = samplings
     settings = sampling or SamplingConfig()
     requests, chats = [], []
     for anchor in anchors:
@@ -86,8 +90,9 @@ def _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg,
     rows: list[Row] = []
     math = [q for q in questions if q.domain == "math"]
     code = [q for q in questions if q.domain == "code"]
-    for scored in ((score_math(math, documents, teacher, student, gasp_cfg, darc_cfg, seed) if math else None),
-                   (score_code(code, student, gasp_cfg, pool, seed, sampling) if code else None)):
+    for scored in ((score_math(math, documents, teacher, student, gasp_cfg, darc_cfg, seed, sampling,
+                               student_sampling) if math else None),
+                   (score_code(code, student, gasp_cfg, pool, seed, student_sampling) if code else None)):
         if scored is not None:
             rows.extend(scored.kept)
             out.rejected.extend(scored.rejected)

@@ -115,7 +115,7 @@ class CurriculumItem:
 class Rejection:
     """A record dropped by a step, with a stable reason code and the raw model text."""
 
-    step: str  # e.g. "questions", "dedup", "labels", "difficulty", "ladder", "sandbox"
+    step: str  # e.g. "questions", "dedup", "labels", "difficulty", "probe", "ladders"
     reason: str  # stable snake_case code, defined next to the check that emits it
     record_id: str = ""  # question id, or a prompt/goalpost id when no question was parsed
     detail: str = ""

@@ -25,7 +25,7 @@ from pipeline.records import (
 from pipeline.sandbox import MODEL, Job, Limits, SandboxPool, TestCase
 from pipeline.sandbox.reference import label_programs
 
-STEP = "ladder"
+STEP = "ladders"  # the flow step that files these rejections
 OUTSIDE_BAND = "outside_band"  # the student's pass rate is outside the rung's band
 DUPLICATE_VARIANT = "duplicate_variant"  # the same question was already written for this goalpost
 Row = tuple[Question, Label, Difficulty]
@@ -74,11 +74,13 @@ def parse_replies(requests: list[Request], generations: list[list[Completion]], 
 
 
 def score_math(questions: list[Question], documents: dict[str, Document], teacher: Backend, student: Backend,
-               gasp_cfg: GoalpostConfig, darc_cfg: DarcConfig, seed: int) -> StepOutput[Row]:
+               gasp_cfg: GoalpostConfig, darc_cfg: DarcConfig, seed: int,
+               teacher_sampling: SamplingConfig | None = None,
+               student_sampling: SamplingConfig | None = None) -> StepOutput[Row]:
     """DARC core: teacher vote with the grounding document, then the student's solve rate."""
-    labelled = label_questions(questions, documents, teacher, darc_cfg, seed)
+    labelled = label_questions(questions, documents, teacher, darc_cfg, seed, teacher_sampling)
     measure_cfg = darc_cfg.model_copy(update={"student_samples": gasp_cfg.student_samples, "learnability_band": None})
-    measured = measure_difficulty(labelled.kept, student, measure_cfg, seed)
+    measured = measure_difficulty(labelled.kept, student, measure_cfg, seed, student_sampling)
     # Filed under the ladder step: these are GASP variants, labelled by the DARC machinery.
     rejected = [replace(r, step=STEP, rejection_id="") for r in labelled.rejected + measured.rejected]
     return StepOutput(measured.kept, rejected,

@@ -30,6 +30,17 @@ def test_build_publishes_then_a_rerun_is_up_to_date_without_model_calls(tmp_path
     assert stored.manifest["extra"]["build_key"]
     assert {"questions", "dedup", "labels", "difficulty", "probe", "ladders"} <= {s.step for s in seen}
     assert any(s.eta_s is not None for s in seen) and "ETA" in seen[-2].line()
+    # Nothing is lost: each step's input is what it kept plus what it rejected, and the rejects table
+    # holds exactly the rejections each step counted.
+    steps = stored.manifest["counts"]["steps"]
+    assert steps["questions"]["kept"] + steps["questions"]["rejected"] == 8 * 3 * 2  # docs x levels x types
+    for before, after in (("questions", "dedup"), ("dedup", "labels"), ("labels", "difficulty")):
+        assert steps[before]["kept"] == steps[after]["kept"] + steps[after]["rejected"], (before, after)
+    assert first["rows"] == steps["difficulty"]["kept"] + steps["ladders"]["kept"]
+    by_step: dict[str, int] = {}
+    for step in stored.rejects().column("step").to_pylist():
+        by_step[step] = by_step.get(step, 0) + 1
+    assert by_step == {step: c["rejected"] for step, c in steps.items() if c["rejected"]}
     # every prompt the sim answered is accounted for in the persisted step results
     assert cache_calls(tmp_path / "store" / "toy" / ".work" / "cache") == sim.prompts > 0
 

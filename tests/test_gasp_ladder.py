@@ -128,7 +128,7 @@ def test_out_of_band_variants_are_rejected_with_the_reason(built):
     reasons = Counter(r.reason for r in out.rejected)
     assert reasons["outside_band"] > 0
     assert all(r.goalpost_id in ("hard", "code") for r in out.rejected)
-    assert {r.step for r in out.rejected} == {"ladder"}  # DARC label/difficulty drops re-filed under the ladder
+    assert {r.step for r in out.rejected} == {"ladders"}  # DARC label/difficulty drops re-filed under ladders
 
 
 def test_progress_records_pass_at_k_and_deepest_rung(built):
@@ -164,7 +164,7 @@ def code_reply(program=PROGRAM, inputs=("1", "2")):
 def test_unparseable_replies_are_rejected(text, finish, reason):
     questions, rejected = parse_replies([REQUEST], [[Completion(text, finish, 1, 1)]], set())
     assert not questions and [r.reason for r in rejected] == [reason]
-    assert rejected[0].step == "ladder" and rejected[0].raw_text == text and rejected[0].goalpost_id == "g1"
+    assert rejected[0].step == "ladders" and rejected[0].raw_text == text and rejected[0].goalpost_id == "g1"
 
 
 def test_duplicate_variant_is_rejected():
@@ -206,3 +206,21 @@ def test_parse_variant_accepts_fenced_json():
     with pytest.raises(Rejected):
         parse_variant(code_reply(), "stop", "math")
     assert "Define the function `f`" in code_chat("q", "f")[0]["content"]
+
+
+def test_each_role_samples_with_its_own_settings(pool):
+    from pipeline.config import SamplingConfig
+
+    class Sampled(Recording):
+        def __init__(self) -> None:
+            super().__init__()
+            self.max_tokens: set[int] = set()
+
+        def generate(self, prompts, sampling):
+            self.max_tokens.add(sampling.max_tokens)
+            return super().generate(prompts, sampling)
+
+    teacher, student = Sampled(), Sampled()
+    build_ladders(GOALPOSTS[1:], {}, teacher, student, CFG, DarcConfig(), seed=0, pool=pool,
+                  sampling=SamplingConfig(max_tokens=900), student_sampling=SamplingConfig(max_tokens=700))
+    assert teacher.max_tokens == {900} and student.max_tokens == {700}

@@ -37,14 +37,16 @@ def build(
 ) -> None:
     """Run one build from a config file and publish a new dataset version."""
     config = _load(config_path, out, overrides)
+    if not verbose:
+        _quiet_prefect_console()
+    from pipeline.backends import preflight
+
+    preflight(config.models)  # an unreachable server or a missing GPU fails now, not after indexing
     from flows import progress
     from flows.workdir import work_root
 
     unsubscribe = progress.subscribe(lambda snap: typer.echo(snap.line(), err=True)) if not quiet else None
     from flows.build import build_curriculum
-
-    if not verbose:
-        _quiet_prefect_console()
     restore = _exit_on_interrupt(work_root(config))
     try:
         result = build_curriculum(config, new_version=new_version)
@@ -96,16 +98,17 @@ def _exit_on_interrupt(work: Path):
 
 
 def _quiet_prefect_console() -> None:
-    """Progress lines replace Prefect's per-task console lines; its logs still reach the API/UI."""
-    import logging
+    """Progress lines replace Prefect's per-task console lines; its logs still reach the API/UI.
 
-    from prefect.logging.configuration import setup_logging
+    Set through Prefect's own settings before Prefect is imported: its console handler's level, and
+    no anonymous telemetry from the temporary server (which logs an ERROR on a machine offline).
+    """
+    import os
 
-    setup_logging()  # Prefect configures its handlers lazily; do it now so they can be turned down
-    for name in ("prefect", "prefect.flow_runs", "prefect.task_runs"):
-        for handler in logging.getLogger(name).handlers:
-            if type(handler).__name__ == "PrefectConsoleHandler":
-                handler.setLevel(logging.WARNING)
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 
 
 def _print_result(result: dict) -> None:

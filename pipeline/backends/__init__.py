@@ -75,6 +75,28 @@ def for_role(role: str, counts: dict[str, int]) -> dict[str, int]:
     return {f"{role}.{key}": value for key, value in counts.items()}
 
 
+def preflight(models: Any) -> None:
+    """Cheap checks before a build spends time: each distinct server is reachable, vLLM can run here.
+
+    Raises `BackendUnavailable` with one line naming the role and what is missing. Loads no weights.
+    """
+    for role in ("questioner", "teacher", "student"):
+        config = getattr(models, role)
+        problem = None
+        if config.backend == "openai":
+            from pipeline.backends.openai_server import reachability_problem
+
+            problem = reachability_problem(config)
+        elif config.backend == "vllm":
+            import importlib.util
+
+            from pipeline.backends.vllm_engine import availability_problem, cuda_device_count
+
+            problem = availability_problem(importlib.util.find_spec("vllm") is not None, cuda_device_count())
+        if problem:
+            raise BackendUnavailable(f"models.{role}: {problem}")
+
+
 def make_backend(config: ModelConfig) -> Backend:
     """Build the backend a role's config names; imports only that backend's module."""
     if config.backend == "sim":

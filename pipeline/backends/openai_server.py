@@ -146,6 +146,22 @@ class OpenAIBackend:
         return BackendError(f"openai backend: HTTP {status} from {self.url}: {detail}")
 
 
+def reachability_problem(config: OpenAIModel, timeout_s: float = 10.0) -> str | None:
+    """Why the server cannot be used, in one line, or None: one GET of `{base_url}/models`.
+
+    Only a failed connection or a refused key count: a server without a /models route is fine.
+    """
+    url = config.base_url.rstrip("/") + "/models"
+    key = os.environ.get(config.api_key_env)
+    try:
+        response = httpx.get(url, headers={"Authorization": f"Bearer {key}"} if key else {}, timeout=timeout_s)
+    except httpx.HTTPError as error:
+        return f"openai backend: cannot reach {config.base_url}: {type(error).__name__}: {error}"
+    if response.status_code in (401, 403):
+        return f"openai backend: {config.base_url} refused the API key from ${config.api_key_env} (HTTP {response.status_code})"
+    return None
+
+
 class Lanes:
     """`cap` request slots over a few small connection pools: at most `cap` requests in flight.
 
