@@ -37,6 +37,7 @@ def build(
 ) -> None:
     """Run one build from a config file and publish a new dataset version."""
     config = _load(config_path, out, overrides)
+    _prefect_defaults()
     if not verbose:
         _quiet_prefect_console()
     from pipeline.backends import preflight
@@ -100,15 +101,23 @@ def _exit_on_interrupt(work: Path):
 def _quiet_prefect_console() -> None:
     """Progress lines replace Prefect's per-task console lines; its logs still reach the API/UI.
 
-    Set through Prefect's own settings before Prefect is imported: its console handler's level, and
-    no anonymous telemetry from the temporary server (which logs an ERROR on a machine offline).
+    Set through Prefect's own settings before Prefect is imported: its console handlers' level.
     """
     import os
 
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_FLOW_RUNS_LEVEL", "WARNING")
     os.environ.setdefault("PREFECT_LOGGING_HANDLERS_CONSOLE_TASK_RUNS_LEVEL", "WARNING")
+
+
+def _prefect_defaults() -> None:
+    """Settings for a build without a server: no anonymous telemetry from the temporary server (on a
+    machine offline it logs an ERROR, and its writes contend for the SQLite file), and more than
+    Prefect's 20 s for that server to start on a loaded machine. Explicit settings win."""
+    import os
+
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
 
 
 def _print_result(result: dict) -> None:
@@ -137,6 +146,7 @@ def schedule(
 ) -> None:
     """Serve a nightly deployment of a build against the Prefect API in PREFECT_API_URL."""
     config = _load(config_path, out, overrides)
+    _prefect_defaults()
     from flows.schedule import ScheduleError, serve_build
 
     typer.echo(f"Serving {name or 'nightly-' + config.dataset} ({cron}); Ctrl-C stops it.", err=True)
