@@ -38,6 +38,7 @@ from flows.steps import (
     probe_task,
     questions_task,
 )
+from pipeline.backends import add_usage
 from pipeline.records import Document, StepOutput
 
 # Each step of a shard runs as up to PARTS_PER_SHARD tasks, so that tasks end at different times:
@@ -167,6 +168,5 @@ def merge(outputs: list[StepOutput]) -> StepOutput:
     for out in outputs:
         merged.kept.extend(out.kept)
         merged.rejected.extend(out.rejected)
-        for key, value in (out.usage or {}).items():
-            merged.usage[key] = merged.usage.get(key, 0) + value
+        add_usage(merged.usage, out.usage or {})
     return merged

@@ -47,8 +47,7 @@ def measure_difficulty(labelled: list[tuple[Question, Label]], student: Backend,
     """Draw `darc.student_samples` student samples per labelled question; record the solve rate."""
     settings = sampling or SamplingConfig()
     chats = [student_chat(q.question, q.answer_type) for q, _ in labelled]
-    call = Sampling(n=darc.student_samples, temperature=settings.temperature, top_p=settings.top_p,
-                    max_tokens=settings.max_tokens, seed=seed)
+    call = Sampling.of(settings, darc.student_samples, seed)
     generations = student.generate(chats, call) if chats else []
     out: StepOutput[tuple[Question, Label, Difficulty]] = StepOutput(kept=[], usage=usage(generations))
     band = darc.learnability_band

@@ -39,8 +39,7 @@ def label_questions(questions: list[Question], documents_by_id: dict[str, Docume
     order = sorted(range(len(questions)), key=lambda i: questions[i].doc_id)
     batch = [questions[i] for i in order]
     chats = [teacher_chat(documents_by_id[q.doc_id].text, q.question, q.answer_type) for q in batch]
-    call = Sampling(n=darc.teacher_votes, temperature=settings.temperature, top_p=settings.top_p,
-                    max_tokens=settings.max_tokens, seed=seed)
+    call = Sampling.of(settings, darc.teacher_votes, seed)
     generations = teacher.generate(chats, call) if chats else []
     out: StepOutput[tuple[Question, Label]] = StepOutput(kept=[], usage=usage(generations))
     for question, completions in zip(batch, generations, strict=True):

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pipeline.backends import Backend, Sampling, usage
+from pipeline.backends import Backend, Sampling, add_usage, for_role, usage
 from pipeline.config import DarcConfig, GoalpostConfig, SamplingConfig
 from pipeline.gasp_prompts import AXES, lemma_chat, lift_chat
 from pipeline.goalposts import Goalpost
@@ -81,10 +81,9 @@ def _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg,
                 chats.append(lemma_chat(anchor.question, goalpost.domain, axis, passages))
             else:  # the lift sees the lemma only
                 chats.append(lift_chat(anchor.question, goalpost.domain, axis))
-    call = Sampling(n=max(1, -(-gasp_cfg.attempts // len(AXES))), temperature=settings.temperature,
-                    top_p=settings.top_p, max_tokens=settings.max_tokens, seed=seed)
+    call = Sampling.of(settings, max(1, -(-gasp_cfg.attempts // len(AXES))), seed)
     generations = teacher.generate(chats, call)
-    _count(out.usage, "teacher.", generations)
+    add_usage(out.usage, for_role("teacher", usage(generations)))
     questions, rejected = parse_replies(requests, generations, seen)
     out.rejected.extend(rejected)
     rows: list[Row] = []
@@ -96,8 +95,7 @@ def _rung(anchors, role, band, grounding, documents, teacher, student, gasp_cfg,
         if scored is not None:
             rows.extend(scored.kept)
             out.rejected.extend(scored.rejected)
-            for key, value in scored.usage.items():
-                out.usage[key] = out.usage.get(key, 0) + value
+            add_usage(out.usage, scored.usage)
     kept, outside = apply_band(rows, band)
     out.kept.extend(kept)
     out.rejected.extend(outside)
@@ -125,11 +123,6 @@ def grounding_documents(goalpost: Goalpost, grounding: dict[str, list[Document]]
                                                                        *(d.doc_id for d in passages))
     return [Document(doc_id, text, source=f"grounding of goalpost {goalpost.goalpost_id}")]
 
-
-
-def _count(total: dict[str, int], prefix: str, generations) -> None:
-    for key, value in usage(generations).items():
-        total[prefix + key] = total.get(prefix + key, 0) + value
 
 
 def goalpost_progress(probe_result: ProbeResult, ladder_rows: list[Row]) -> list[dict]:

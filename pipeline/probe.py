@@ -65,8 +65,7 @@ def probe_goalposts(goalposts: list[Goalpost], student: Backend, gasp_cfg: Goalp
     k = gasp_cfg.probe_k
     chats = [probe_chat(g.question) if g.domain == "math" else code_chat(g.question, g.entry_point)
              for g in goalposts]
-    call = Sampling(n=k, temperature=settings.temperature, top_p=settings.top_p,
-                    max_tokens=settings.max_tokens, seed=seed)
+    call = Sampling.of(settings, k, seed)
     generations = student.generate(chats, call) if chats else []
     correct = _count_code(goalposts, generations, pool)
     probes, targets = [], []

@@ -12,7 +12,7 @@ import re
 from typing import Any
 
 from pipeline.answers import fits_type, normalize
-from pipeline.backends import Backend, Sampling, usage
+from pipeline.backends import Backend, Sampling, add_usage, usage
 from pipeline.config import DarcConfig, SamplingConfig
 from pipeline.prompts import OUTPUT_KEYS, questioner_chat
 from pipeline.records import Document, Question, Rejected, Rejection, StepOutput, content_id
@@ -80,11 +80,9 @@ def write_questions(documents: list[Document], darc: DarcConfig, questioner: Bac
     for answer_type in darc.answer_types:  # one call per answer type: the JSON schema differs
         jobs = [(doc, level) for doc in documents for level in sorted(darc.levels)]
         chats = [questioner_chat(doc.text, level, answer_type) for doc, level in jobs]
-        call = Sampling(n=1, temperature=settings.temperature, top_p=settings.top_p,
-                        max_tokens=settings.max_tokens, seed=seed,
-                        json_schema=question_json_schema(answer_type))
+        call = Sampling.of(settings, 1, seed, question_json_schema(answer_type))
         generations = questioner.generate(chats, call)
-        _add_usage(out.usage, usage(generations))
+        add_usage(out.usage, usage(generations))
         for (doc, level), completions in zip(jobs, generations, strict=True):
             for completion in completions:
                 try:
@@ -199,8 +197,3 @@ def copy_ratio(question: str, document_grams: set[str]) -> float:
     flat = " ".join(question.lower().split())
     grams = [flat[i:i + GRAM_CHARS] for i in range(len(flat) - GRAM_CHARS + 1)]
     return sum(g in document_grams for g in grams) / len(grams) if grams else 0.0
-
-
-def _add_usage(total: dict[str, int], more: dict[str, int]) -> None:
-    for key, value in more.items():
-        total[key] = total.get(key, 0) + value

@@ -105,8 +105,7 @@ def score_code(questions: list[Question], student: Backend, gasp_cfg: GoalpostCo
     if not good:
         return out
     settings = sampling or SamplingConfig()
-    call = Sampling(n=gasp_cfg.student_samples, temperature=settings.temperature, top_p=settings.top_p,
-                    max_tokens=settings.max_tokens, seed=seed)
+    call = Sampling.of(settings, gasp_cfg.student_samples, seed)
     generations = student.generate([code_chat(q.question) for q, _, _ in good], call)
     out.usage = for_role("student", usage(generations))
     jobs, owners = [], []  # every student program of every variant in one sandbox batch

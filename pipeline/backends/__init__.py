@@ -34,6 +34,12 @@ class Sampling:
     seed: int | None = None
     json_schema: dict[str, Any] | None = None
 
+    @classmethod
+    def of(cls, settings: Any, n: int, seed: int | None, json_schema: dict[str, Any] | None = None) -> Sampling:
+        """One call's sampling from a role's `SamplingConfig` (temperature, top_p, max_tokens)."""
+        return cls(n=n, temperature=settings.temperature, top_p=settings.top_p, max_tokens=settings.max_tokens,
+                   seed=seed, json_schema=json_schema)
+
 
 @dataclass(frozen=True, slots=True)
 class Completion:
@@ -68,6 +74,12 @@ def usage(generations: Sequence[Sequence[Completion]]) -> dict[str, int]:
     prompt = sum(g[0].prompt_tokens for g in generations if g)
     completion = sum(c.completion_tokens for g in generations for c in g)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "calls": len(generations)}
+
+
+def add_usage(total: dict[str, int], more: dict[str, int]) -> None:
+    """Add one usage dict into another, key by key."""
+    for key, value in more.items():
+        total[key] = total.get(key, 0) + value
 
 
 def for_role(role: str, counts: dict[str, int]) -> dict[str, int]:
