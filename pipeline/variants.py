@@ -23,7 +23,7 @@ from pipeline.records import (
     content_id,
 )
 from pipeline.sandbox import MODEL, Job, Limits, SandboxPool, TestCase
-from pipeline.sandbox.reference import label_programs
+from pipeline.sandbox.reference import REFERENCE_RUNS, label_programs
 
 STEP = "ladders"  # the flow step that files these rejections
 OUTSIDE_BAND = "outside_band"  # the student's pass rate is outside the rung's band
@@ -120,8 +120,11 @@ def score_code(questions: list[Question], student: Backend, gasp_cfg: GoalpostCo
         passes[owner] += result.ok
     for (question, outputs, _), completions, passed in zip(good, generations, passes, strict=True):
         n = len(completions)
-        label = Label(question.question_id, json.dumps(outputs), support=2, valid=2, n=2, majority_fraction=1.0,
-                      vote_entropy=0.0, agrees_with_questioner=True, reasoning=question.program)
+        # A code label is the reference program's outputs, which every run reproduced (else it was
+        # rejected as nondeterministic): REFERENCE_RUNS runs, all agreeing, with the teacher's own program.
+        label = Label(question.question_id, json.dumps(outputs), support=REFERENCE_RUNS, valid=REFERENCE_RUNS,
+                      n=REFERENCE_RUNS, majority_fraction=1.0, vote_entropy=0.0, agrees_with_questioner=True,
+                      reasoning=question.program)
         out.kept.append((question, label, Difficulty(question.question_id, passed / n, passed, n)))
     return out
 

@@ -19,6 +19,9 @@ NONDETERMINISTIC = "nondeterministic"
 REFERENCE_FAILED = "reference_failed"
 
 
+REFERENCE_RUNS = 2  # a reference program is run this many times; a label needs every run to agree
+
+
 def label_programs(pool: SandboxPool, programs: Sequence[str], inputs: Sequence[Sequence[str]],
                    policy: Policy = MODEL, limits: Limits | None = None) -> list[list[str] | Rejected]:
     """For each (program, inputs): its outputs, or a `Rejected` saying why there are none.
@@ -28,10 +31,10 @@ def label_programs(pool: SandboxPool, programs: Sequence[str], inputs: Sequence[
     limits = limits or Limits()
     jobs = [Job(program, tuple(TestCase("stdio", input=text) for text in case_inputs), policy, limits)
             for program, case_inputs in zip(programs, inputs, strict=False)]
-    results = pool.run_many([job for job in jobs for _ in range(2)])
+    results = pool.run_many([job for job in jobs for _ in range(REFERENCE_RUNS)])
     labels: list[list[str] | Rejected] = []
     for index in range(len(jobs)):
-        first, second = results[2 * index], results[2 * index + 1]
+        first, second = results[REFERENCE_RUNS * index:REFERENCE_RUNS * index + 2]
         labels.append(_agree(first, second))
     return labels
 
