@@ -10,7 +10,7 @@ import typer
 
 from flows.cli import app
 
-_CORPUS = typer.Argument(..., help="JSONL / Parquet files, folders of .txt/.md, or saved `datasets` folders.")
+_CORPUS = typer.Argument(..., exists=True, help="JSONL / Parquet files, folders of .txt/.md (and those files), or saved `datasets` folders.")
 _OUT = typer.Option(..., "--out", help="Index directory; extended in place when it already exists.")
 _TEXT = typer.Option(None, "--text-field", help="Field holding the text (default: text, or the index's).")
 _ID = typer.Option(None, "--id-field", help="Field holding a document id (default: a hash of the text).")
@@ -24,7 +24,7 @@ _TOKENS = typer.Option(
 _OVERLAP = typer.Option(None, "--chunk-overlap", help="Tokens shared by consecutive chunks (default 32).")
 _BATCH = typer.Option(64, "--batch-size", min=1, help="Passages per embedding batch.")
 
-_INDEX_DIR = typer.Argument(..., help="An index directory made by `curriculum index`.")
+_INDEX_DIR = typer.Argument(..., exists=True, file_okay=False, help="An index directory made by `curriculum index`.")
 _QUERY = typer.Argument(..., help="The text to search for.")
 _K = typer.Option(5, "-k", "--k", min=1, help="Number of chunks to return.")
 _JSON = typer.Option(False, "--json", help="Print JSON (one object per hit) instead of a table.")
