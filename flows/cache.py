@@ -14,12 +14,11 @@ import dataclasses
 import hashlib
 import importlib
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from pipeline.records import StepOutput
+from pipeline.store.files import write_atomic
 
 # Bump when the encoding or a step's meaning changes: old results then miss instead of misleading.
 CACHE_FORMAT = 1
@@ -82,21 +81,6 @@ class StepCache:
     def keys(self, step: str) -> set[str]:
         folder = self.root / step
         return {p.stem for p in folder.glob("*.json")} if folder.is_dir() else set()
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write aside, fsync, rename: a reader sees the old file or the whole new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as out:
-            out.write(text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def encode(value: Any) -> Any:

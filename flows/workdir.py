@@ -19,8 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from flows.cache import StepCache, digest, write_atomic
+from flows.cache import StepCache, digest
 from pipeline.config import BuildConfig
+from pipeline.store.files import write_atomic
 
 
 def work_root(config: BuildConfig) -> Path:
@@ -49,25 +50,24 @@ class WorkDir:
 
     def pending(self, config_hash: str) -> BuildState | None:
         """The unfinished build of this config, if a run was interrupted."""
-        pointer = self.root / "pending" / f"{config_hash}.json"
-        try:
-            build_key = json.loads(pointer.read_text(encoding="utf-8"))["build_key"]
-        except FileNotFoundError:
-            return None
-        state = self.load(build_key)
-        if state is None or state.published is not None:
-            pointer.unlink(missing_ok=True)
-            return None
+        state = self._follow("pending", config_hash)
+        if state is not None and state.published is not None:
+            state = None
+        if state is None:
+            (self.root / "pending" / f"{config_hash}.json").unlink(missing_ok=True)
         return state
 
     def last_published(self, config_hash: str) -> BuildState | None:
         """The most recent finished build of this exact config, if any."""
-        pointer = self.root / "last" / f"{config_hash}.json"
+        return self._follow("last", config_hash)
+
+    def _follow(self, pointers: str, config_hash: str) -> BuildState | None:
+        """The build a `pending/` or `last/` pointer names, if the pointer and the build exist."""
         try:
-            build_key = json.loads(pointer.read_text(encoding="utf-8"))["build_key"]
+            pointer = json.loads((self.root / pointers / f"{config_hash}.json").read_text(encoding="utf-8"))
         except FileNotFoundError:
             return None
-        return self.load(build_key)
+        return self.load(pointer["build_key"])
 
     def start(self, config_hash: str, parent: str | None, corpus_key: str,
               documents: list[dict[str, str]]) -> BuildState:

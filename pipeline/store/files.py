@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -116,6 +118,21 @@ def describe_file(store: Store, path: str, relative: str) -> dict:
     if path.endswith(".parquet"):
         rows = pq.ParquetFile(path, filesystem=store.fs).metadata.num_rows
     return {"path": relative, "rows": rows, "bytes": size, "sha256": sha256}
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write aside, fsync, rename: a reader sees the old file or the whole new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def fsync_tree(store: Store, folder: str) -> None:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import uuid
 from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -33,6 +33,7 @@ from pipeline.store.files import (
     describe_file,
     fsync_dir,
     fsync_tree,
+    write_atomic,
     write_parquet,
     write_parquet_stream,
     write_text,
@@ -161,10 +162,5 @@ def _write_latest(store: Store, dataset_dir: str, version: str) -> None:
     if not store.local:
         write_text(store, target, version + "\n")
         return
-    temporary = f"{target}.tmp-{uuid.uuid4().hex[:8]}"
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(version + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temporary, target)
+    write_atomic(Path(target), version + "\n")
     fsync_dir(dataset_dir)
