@@ -6,12 +6,12 @@ one place that knows how a retrieval `Chunk` becomes a pipeline `Document` is he
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flows.cache import digest
 from pipeline.config import BuildConfig, ConfigError
 from pipeline.records import Document
 
@@ -36,13 +36,8 @@ def open_index(config: BuildConfig) -> Any:
 
 
 def corpus_key(index: Any) -> str:
-    """What identifies the indexed corpus: its manifest's content hash, else the chunk ids."""
-    manifest = getattr(index, "manifest", None)
-    for name in ("corpus_hash", "corpus_sha256", "content_hash"):
-        value = manifest.get(name) if isinstance(manifest, dict) else getattr(manifest, name, None)
-        if value:
-            return str(value)
-    return digest(sorted(chunk.chunk_id for chunk in index.chunks))
+    """What identifies the indexed corpus: the content hash its manifest records."""
+    return index.manifest["corpus_hash"]
 
 
 def still_current(config: BuildConfig, state: Any, index: Any) -> bool:
@@ -75,11 +70,7 @@ def sample(config: BuildConfig, index: Any) -> list[dict[str, str]]:
     if not chunks:
         raise ConfigError(f"{config.dataset}: no documents left to sample (corpus {config.corpus.paths}, "
                          f"{len(exclude)} used by earlier versions); add documents or set corpus.exclude_used=false")
-    return [_as_dict(_document(c)) for c in chunks]
-
-
-def _as_dict(document: Document) -> dict[str, str]:
-    return {"doc_id": document.doc_id, "text": document.text, "source": document.source}
+    return [dataclasses.asdict(_document(c)) for c in chunks]
 
 
 def read_goalposts(config: BuildConfig) -> list:
@@ -94,12 +85,7 @@ def embed_function(ctx: Any) -> Callable[[list[str]], Any]:
     """The embedder of the index, for question dedup (same model, already loaded), remembering
     vectors by text: each shard's dedup compares against every earlier shard's kept questions,
     and those should be embedded once per run, not once per later shard."""
-    embedder = getattr(ctx.index, "embedder", None)
-    if embedder is None:
-        from retrieval.embedder import load_embedder
-
-        embedder = load_embedder(ctx.config.corpus.embedding_model, ctx.config.corpus.embedding_backend)
-    return RememberedEmbeddings(embedder.encode)
+    return RememberedEmbeddings(ctx.index.embedder.encode)
 
 
 class RememberedEmbeddings:
