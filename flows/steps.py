@@ -10,6 +10,7 @@ imports quickly.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -80,13 +81,9 @@ def _cached_step(ctx: BuildContext, step: str, key: str, roles: list[RoleBackend
         ctx.progress.advance(step, kept=len(output.kept), rejected=len(output.rejected), cached=True)
         return output
     start = time.perf_counter()
-    counters = [role.counting() for role in roles]
-    stats = [c.__enter__() for c in counters]
-    try:
+    with contextlib.ExitStack() as counting:
+        stats = [counting.enter_context(role.counting()) for role in roles]
         output = run()
-    finally:
-        for c in counters:
-            c.__exit__(None, None, None)
     seconds = time.perf_counter() - start
     spent = CallStats()
     for s in stats:
