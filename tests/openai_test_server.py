@@ -10,7 +10,8 @@
 Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set), "401", "timeout" (the
 server sleeps `hang_s` before answering, so the client's timeout fires), "malformed" (HTTP 200 with
 a body that is not a valid completion, three variants in turn). `max_choices` caps the choices
-returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`.
+returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`;
+`connections` counts the connections accepted.
 
 HTTP/1.1 with keep-alive on plain asyncio streams (stdlib only, and about a quarter of the CPU a
 request that uvicorn with h11 takes, which matters when the benchmark shares two cores with its
@@ -75,6 +76,7 @@ class TestServer:
     outcomes: collections.Counter = field(default_factory=collections.Counter)
     in_flight: int = 0
     max_in_flight: int = 0
+    connections: int = 0  # client connections accepted
 
     def __post_init__(self) -> None:
         self._script: collections.deque[str] = collections.deque()
@@ -89,6 +91,7 @@ class TestServer:
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection: requests one after another until it closes."""
+        self.connections += 1
         try:
             while True:
                 try:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
+import signal
 import threading
 import time
 
 import pytest
 from openai_test_server import serve
 
-from pipeline.backends import BackendError, BackendUnavailable, Sampling, make_backend
+from pipeline.backends import BackendError, BackendUnavailable, Sampling, make_backend, usage
 from pipeline.backends.openai_server import OpenAIBackend, parse_retry_after, split_tokens
 from pipeline.config import OpenAIModel
 
@@ -59,6 +61,8 @@ def test_greedy_asks_for_one_sample_and_repeats_it(server):
     out = backend(server).generate(chats(1), Sampling(n=3, temperature=0.0))
     assert [r["body"]["n"] for r in server.requests] == [1] and len({c.text for c in out[0]}) == 1
     assert len(out[0]) == 3
+    # The model generated 6 tokens once: usage counts them once, not once per copy.
+    assert [c.completion_tokens for c in out[0]] == [6, 0, 0] and usage(out)["completion_tokens"] == 6
 
 
 def test_json_schema_is_sent_as_response_format(server):
@@ -81,6 +85,52 @@ def test_sixty_four_requests_are_in_flight_at_once_against_a_slow_server(server)
     server.latency_s = 0.2
     out = backend(server, max_concurrency=64).generate(chats(128), Sampling())
     assert len(out) == 128 and server.max_in_flight == 64
+
+
+def test_max_concurrency_caps_the_requests_of_all_concurrent_calls_together(server):
+    server.latency_s = 0.05
+    model = backend(server, max_concurrency=4)
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        outs = list(pool.map(lambda k: model.generate(chats(8 + k), Sampling()), range(6)))
+    assert [len(out) for out in outs] == [8 + k for k in range(6)]
+    assert server.max_in_flight == 4 and len(server.requests) == sum(8 + k for k in range(6))
+
+
+def test_connections_are_kept_alive_between_calls_and_closed_with_the_backend(server):
+    model = backend(server, max_concurrency=2)
+    for _ in range(5):
+        model.generate(chats(4), Sampling())
+    assert server.connections <= 2
+    loop_thread = model._request_loop().thread
+    model.close()
+    assert not loop_thread.is_alive()
+    assert len(model.generate(chats(1), Sampling())) == 1  # reopens after close
+    model.close()
+
+
+def test_an_interrupted_caller_stops_its_requests(server):
+    server.latency_s = 5.0
+    model = backend(server, max_concurrency=8)
+
+    def interrupt(*_):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.3)
+    start = time.perf_counter()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            model.generate(chats(8), Sampling())
+    finally:
+        signal.signal(signal.SIGALRM, previous)
+    assert time.perf_counter() - start < 2.0
+
+    async def requests_left() -> int:
+        await asyncio.sleep(0.05)  # let the cancellations run
+        return len(asyncio.all_tasks()) - 1
+
+    assert model._request_loop().run(requests_left()) == 0
+    model.close()
 
 
 def test_fewer_choices_than_n_are_topped_up_with_fresh_seeds(server):

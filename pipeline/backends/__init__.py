@@ -14,7 +14,7 @@ Heavy libraries are imported inside each backend module, so importing this packa
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -50,6 +50,12 @@ class Completion:
     finish_reason: str
     prompt_tokens: int  # tokens of the prompt it answers (repeated across its n siblings)
     completion_tokens: int
+
+
+def repeat_greedy(sample: Completion, n: int) -> list[Completion]:
+    """One greedy answer standing in for `n` samples (servers refuse n > 1 without sampling); the
+    copies carry no completion tokens, so token usage counts what the model generated, once."""
+    return [sample] + [replace(sample, completion_tokens=0)] * (n - 1)
 
 
 class Backend(Protocol):

@@ -1,7 +1,10 @@
 """The `openai` backend: any OpenAI-compatible chat-completions server (`vllm serve`, SGLang, hosted APIs).
 
-Async under the hood: one `httpx.AsyncClient` per `generate` call and at most `max_concurrency`
-requests in flight, each with a total deadline of `timeout_s`. Transient failures (429, 5xx, timeouts,
+Async under the hood: every `generate` call, from whichever thread, runs its requests on the
+backend's one `RequestLoop` (an event loop in a daemon thread), so `max_concurrency` caps the requests
+in flight to the server across all calls at once, connections are opened once and kept alive between
+calls, and a calling thread that parses its answers leaves other calls' requests in flight. Each
+request has a total deadline of `timeout_s` (waiting for a free slot does not count). Transient failures (429, 5xx, timeouts,
 connection errors, malformed bodies) are retried `max_retries` times with exponential backoff and
 jitter, waiting at least what `Retry-After` asks. A server that returns fewer than `n` choices (some
 ignore `n`) is topped up with more requests. The API key comes from the environment variable the
@@ -11,7 +14,6 @@ config names and goes only into the Authorization header: never into a log line 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import contextlib
 import email.utils
 import functools
@@ -20,7 +22,9 @@ import logging
 import os
 import random
 import ssl
+import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
@@ -28,15 +32,15 @@ from typing import Any, TypeVar
 import certifi
 import httpx
 
-from pipeline.backends import BackendError, BackendUnavailable, Chat, Completion, Sampling
+from pipeline.backends import BackendError, BackendUnavailable, Chat, Completion, Sampling, repeat_greedy
 from pipeline.config import OpenAIModel
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 RETRY_STATUS = frozenset({408, 409, 425, 429})  # plus every 5xx
-MAX_RETRY_AFTER_S = 120.0
-LANE_WIDTH = 8  # connections per httpx client; see Lanes  # a server asking for longer is not waited for beyond this
+MAX_RETRY_AFTER_S = 120.0  # a server asking for longer is not waited for beyond this
+LANE_WIDTH = 8  # connections per httpx client; see Lanes
 
 
 class MalformedBody(ValueError):
@@ -54,25 +58,42 @@ class OpenAIBackend:
         self.max_backoff_s = max_backoff_s
         # Read once; kept out of repr and logs. A local server needs none, so absence is fine.
         self._api_key = os.environ.get(config.api_key_env) or None
+        self._requests: RequestLoop | None = None  # started by the first generate()
+        self._opening = threading.Lock()
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model!r}, url={self.url!r})"
 
     def generate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
-        """Synchronous entry point: runs the async client on its own event loop."""
-        return run_coroutine(self.agenerate(prompts, sampling))
+        """`sampling.n` completions per prompt, in prompt order; safe to call from many threads at once."""
+        requests = self._request_loop()
+        return requests.run(self._generate(requests.lanes, prompts, sampling))
 
-    async def agenerate(self, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
-        # Loading CA certificates costs ~40 ms a client: once per process, and only for https.
-        verify = tls_context() if self.url.startswith("https:") else False
-        async with Lanes(self.config.max_concurrency, self.config.timeout_s, self._headers(), verify) as lanes:
-            tasks = [asyncio.create_task(self._answer(lanes, chat, sampling)) for chat in prompts]
-            try:
-                return list(await asyncio.gather(*tasks))
-            finally:  # one prompt failed for good: stop the rest rather than leave them running
-                for task in tasks:
-                    task.cancel()
-                await asyncio.gather(*tasks, return_exceptions=True)
+    def close(self) -> None:
+        """Close the connections and stop the loop thread; a later `generate` opens them again."""
+        with self._opening:
+            requests, self._requests = self._requests, None
+        if requests is not None:
+            requests.close()
+
+    def _request_loop(self) -> RequestLoop:
+        with self._opening:
+            if self._requests is None:
+                # Loading CA certificates costs ~40 ms: once per process, and only for https.
+                verify = tls_context() if self.url.startswith("https:") else False
+                self._requests = RequestLoop(self.config.max_concurrency, self.config.timeout_s,
+                                             self._headers(), verify)
+                weakref.finalize(self, self._requests.close)  # a backend dropped without close()
+            return self._requests
+
+    async def _generate(self, lanes: Lanes, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
+        tasks = [asyncio.create_task(self._answer(lanes, chat, sampling)) for chat in prompts]
+        try:
+            return list(await asyncio.gather(*tasks))
+        finally:  # one prompt failed for good, or the caller gave up: stop the rest
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     def _headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._api_key}"} if self._api_key else {}
@@ -81,8 +102,8 @@ class OpenAIBackend:
         """`sampling.n` completions of one prompt, topping up when the server returns fewer."""
         if sampling.temperature == 0 and sampling.n > 1:
             # Greedy: one answer, repeated (vllm serve refuses n > 1 without sampling).
-            one = await self._answer(lanes, chat, replace(sampling, n=1))
-            return one * sampling.n
+            [one] = await self._answer(lanes, chat, replace(sampling, n=1))
+            return repeat_greedy(one, sampling.n)
         completions: list[Completion] = []
         top_up = 0
         while len(completions) < sampling.n:
@@ -162,6 +183,42 @@ def reachability_problem(config: OpenAIModel, timeout_s: float = 10.0) -> str | 
     return None
 
 
+class RequestLoop:
+    """An event loop in a daemon thread, with `Lanes` of at most `cap` requests in flight.
+
+    Callers in any thread hand it coroutines with `run`, which blocks until the coroutine is done.
+    A caller that is interrupted (Ctrl-C) cancels its coroutine, so its requests stop too.
+    """
+
+    def __init__(self, cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> None:
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="openai-requests", daemon=True)
+        self.thread.start()
+        self.lanes: Lanes = self.run(_open_lanes(cap, timeout_s, headers, verify))
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            return future.result()
+        except BaseException:
+            future.cancel()  # no-op when it is done; stops its requests when the caller was interrupted
+            raise
+
+    def close(self) -> None:
+        if self.loop.is_closed() or not self.thread.is_alive():
+            return
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(self.lanes.aclose(), self.loop).result(timeout=10)
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(timeout=10)
+        if not self.thread.is_alive():
+            self.loop.close()
+
+
+async def _open_lanes(cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> Lanes:
+    return Lanes(cap, timeout_s, headers, verify)  # made on the loop that will use it
+
+
 class Lanes:
     """`cap` request slots over a few small connection pools: at most `cap` requests in flight.
 
@@ -191,10 +248,7 @@ class Lanes:
         finally:
             self.free.put_nowait(client)
 
-    async def __aenter__(self) -> Lanes:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
+    async def aclose(self) -> None:
         await asyncio.gather(*(client.aclose() for client in self.clients))
 
 
@@ -268,12 +322,3 @@ def tls_context() -> ssl.SSLContext:
     return ssl.create_default_context(cafile=certifi.where())
 
 
-def run_coroutine(coroutine: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine to completion from synchronous code, inside a running event loop or not."""
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return asyncio.run(coroutine)
-    # Called from async code (a notebook, an async flow): a fresh loop in a worker thread.
-    with concurrent.futures.ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()

@@ -18,7 +18,7 @@ import logging
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
-from pipeline.backends import BackendError, BackendUnavailable, Chat, Completion, Sampling
+from pipeline.backends import BackendError, BackendUnavailable, Chat, Completion, Sampling, repeat_greedy
 from pipeline.config import VLLMModel
 
 log = logging.getLogger(__name__)
@@ -52,7 +52,9 @@ class VLLMBackend:
         if len(outputs) != len(prompts):
             raise BackendError(f"vllm backend: {len(outputs)} outputs for {len(prompts)} prompts")
         samples = samples_per_prompt(sampling)
-        completions = [to_completions(output, samples) * (sampling.n // samples) for output in outputs]
+        completions = [to_completions(output, samples) for output in outputs]
+        if samples < sampling.n:
+            completions = [repeat_greedy(one, sampling.n) for [one] in completions]
         return restore_order(order, completions)
 
 
