@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import textwrap
@@ -92,6 +93,14 @@ def test_help_lists_every_command():
                             capture_output=True, text=True)
     for command in ("build", "index", "search", "datasets", "export", "push", "schedule", "goalposts"):
         assert command in result.stdout
+
+
+@pytest.mark.parametrize("command", [["export"], ["push"], ["datasets", "show"], ["datasets", "verify"]])
+def test_help_of_commands_taking_a_version_says_name_at_version(command):
+    # Rich reads "[@VERSION]" as markup and drops it, so help must not use brackets for it.
+    result = subprocess.run([sys.executable, "-c", "from flows.cli import main; main()", *command, "--help"],
+                            capture_output=True, text=True, env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0 and "NAME@VERSION" in result.stdout
 
 
 def test_config_reference_doc_is_current():
