@@ -133,6 +133,28 @@ def test_an_interrupted_caller_stops_its_requests(server):
     model.close()
 
 
+def test_closing_the_backend_ends_calls_in_flight_with_a_clear_error(server):
+    server.latency_s = 5.0
+    model = backend(server)
+    errors: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            model.generate(chats(4), Sampling())
+        except BaseException as error:  # noqa: BLE001 - the test inspects it
+            errors.append(error)
+
+    thread = threading.Thread(target=call)
+    thread.start()
+    time.sleep(0.3)
+    start = time.perf_counter()
+    model.close()
+    thread.join(timeout=5)
+    assert not thread.is_alive() and time.perf_counter() - start < 2.0
+    assert len(errors) == 1 and isinstance(errors[0], BackendUnavailable)
+    assert "closed while this call's requests were in flight" in str(errors[0])
+
+
 def test_fewer_choices_than_n_are_topped_up_with_fresh_seeds(server):
     server.max_choices = 2
     out = backend(server).generate(chats(1), Sampling(n=5, seed=100))

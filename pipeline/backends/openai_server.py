@@ -14,6 +14,7 @@ config names and goes only into the Authorization header: never into a log line 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import email.utils
 import functools
@@ -187,7 +188,8 @@ class RequestLoop:
     """An event loop in a daemon thread, with `Lanes` of at most `cap` requests in flight.
 
     Callers in any thread hand it coroutines with `run`, which blocks until the coroutine is done.
-    A caller that is interrupted (Ctrl-C) cancels its coroutine, so its requests stop too.
+    A caller that is interrupted (Ctrl-C) cancels its coroutine, so its requests stop too; `close`
+    cancels every call still running, and each of their callers gets `BackendUnavailable`.
     """
 
     def __init__(self, cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> None:
@@ -197,22 +199,39 @@ class RequestLoop:
         self.lanes: Lanes = self.run(_open_lanes(cap, timeout_s, headers, verify))
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        try:
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
+        except RuntimeError:  # the loop is closed
+            coroutine.close()
+            raise BackendUnavailable(CLOSED) from None
         try:
             return future.result()
+        except concurrent.futures.CancelledError:  # only close() cancels a call
+            raise BackendUnavailable(CLOSED) from None
         except BaseException:
             future.cancel()  # no-op when it is done; stops its requests when the caller was interrupted
             raise
 
     def close(self) -> None:
-        if self.loop.is_closed() or not self.thread.is_alive():
+        if self.loop.is_closed():
             return
-        with contextlib.suppress(Exception):
-            asyncio.run_coroutine_threadsafe(self.lanes.aclose(), self.loop).result(timeout=10)
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join(timeout=10)
+        if self.thread.is_alive():
+            with contextlib.suppress(Exception):
+                asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(timeout=10)
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout=10)
         if not self.thread.is_alive():
             self.loop.close()
+
+    async def _shutdown(self) -> None:
+        calls = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+        for task in calls:
+            task.cancel()
+        await asyncio.gather(*calls, return_exceptions=True)
+        await self.lanes.aclose()
+
+
+CLOSED = "openai backend: closed while this call's requests were in flight"
 
 
 async def _open_lanes(cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> Lanes:
