@@ -166,14 +166,9 @@ def serve_sim(port: int, latency_s: float) -> None:
     """The test server, answering every request as the sim model would, and timing its busy periods."""
     import asyncio
 
-    from pipeline.backends import Sampling
-    from pipeline.backends.sim import SimBackend, count_tokens
-    from pipeline.config import SimModel
-    from tests.openai_test_server import TestServer, _serve_forever, listening_socket
+    from tests.openai_test_server import SimServer, _serve_forever, listening_socket
 
-    sim = SimBackend(SimModel(backend="sim", model="sim"))
-
-    class SimServer(TestServer):
+    class TimedSimServer(SimServer):
         busy_s, first_start, last_end, since, served = 0.0, None, 0.0, 0.0, 0
         gaps: list = []  # (start, end) of each idle period inside the model phase
         request_s, counted_to = 0.0, 0.0  # integral of requests in flight over time, and up to when
@@ -203,19 +198,7 @@ def serve_sim(port: int, latency_s: float) -> None:
             self.counted_to = now
             return now
 
-        def _completion(self, request):
-            sampling = Sampling(n=int(request.get("n") or 1), max_tokens=int(request.get("max_tokens") or 4096),
-                                seed=request.get("seed"))
-            [completions] = sim.generate([request["messages"]], sampling)
-            choices = [{"index": i, "finish_reason": c.finish_reason,
-                        "message": {"role": "assistant", "content": c.text}} for i, c in enumerate(completions)]
-            prompt_tokens = count_tokens(json.dumps(request["messages"]))
-            completion_tokens = sum(c.completion_tokens for c in completions)
-            return {"id": "sim", "object": "chat.completion", "model": "sim", "choices": choices,
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                              "total_tokens": prompt_tokens + completion_tokens}}
-
-    asyncio.run(_serve_forever(SimServer(latency_s=latency_s), listening_socket(port)))
+    asyncio.run(_serve_forever(TimedSimServer(latency_s=latency_s), listening_socket(port)))
 
 
 def main() -> None:

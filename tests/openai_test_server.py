@@ -11,7 +11,8 @@ Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set)
 server sleeps `hang_s` before answering, so the client's timeout fires), "malformed" (HTTP 200 with
 a body that is not a valid completion, three variants in turn). `max_choices` caps the choices
 returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`;
-`connections` counts the connections accepted.
+`connections` counts the connections accepted. `SimServer` answers as the `sim` backend would, so
+a whole build can run through the `openai` backend.
 
 HTTP/1.1 with keep-alive on plain asyncio streams (stdlib only, and about a quarter of the CPU a
 request that uvicorn with h11 takes, which matters when the benchmark shares two cores with its
@@ -174,6 +175,31 @@ class TestServer:
                           "total_tokens": prompt_tokens + completion_tokens}}
 
 
+@dataclass
+class SimServer(TestServer):
+    """Answers every chat completion as the `sim` backend would (same model name, seed and n), so a
+    build through the `openai` backend can be compared with a build on `sim` directly."""
+
+    __test__ = False
+
+    def _completion(self, request: dict[str, Any]) -> dict[str, Any]:
+        from pipeline.backends import Sampling
+        from pipeline.backends.sim import SimBackend, count_tokens, prompt_text
+        from pipeline.config import SimModel
+
+        model = request.get("model", self.model)
+        sampling = Sampling(n=int(request.get("n") or 1), max_tokens=int(request.get("max_tokens") or 4096),
+                            seed=request.get("seed"))
+        [completions] = SimBackend(SimModel(backend="sim", model=model)).generate([request["messages"]], sampling)
+        choices = [{"index": i, "finish_reason": c.finish_reason, "message": {"role": "assistant", "content": c.text}}
+                   for i, c in enumerate(completions)]
+        prompt_tokens = count_tokens(prompt_text(request["messages"]))
+        completion_tokens = sum(c.completion_tokens for c in completions)
+        return {"id": f"chatcmpl-{len(self.requests)}", "object": "chat.completion", "model": model,
+                "choices": choices, "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
+                                              "total_tokens": prompt_tokens + completion_tokens}}
+
+
 REASONS = {200: "OK", 401: "Unauthorized", 404: "Not Found", 429: "Too Many Requests",
            500: "Internal Server Error", 503: "Service Unavailable"}
 
@@ -197,9 +223,10 @@ async def _serve_forever(app: TestServer, sock: socket.socket, started: threadin
 
 
 @contextlib.contextmanager
-def serve(**knobs: Any) -> Iterator[TestServer]:
-    """Run a `TestServer(**knobs)` on a free loopback port in a background thread."""
-    app = TestServer(**knobs)
+def serve(app_type: type[TestServer] = TestServer, **knobs: Any) -> Iterator[TestServer]:
+    """Run an `app_type(**knobs)` (a `TestServer` or `SimServer`) on a free loopback port in a
+    background thread."""
+    app = app_type(**knobs)
     sock = listening_socket(0)
     app.base_url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
     loop = asyncio.new_event_loop()
