@@ -154,7 +154,7 @@ def server_run(root: Path, n_docs: int, shard_size: int, latency_s: float) -> li
             f"dedup, order, publish) |",
             f"| requests in flight, mean over the model phase | {busy['request_s'] / phase:.1f} of "
             f"max_concurrency {cap} (slots filled {busy['request_s'] / phase / cap:.3f}) |",
-            f"| model phase vs ideal (requests x latency / max_concurrency = "
+            f"| ideal / model phase (ideal = requests x latency / max_concurrency = "
             f"{busy['requests'] * latency_s / cap:.2f} s) | {busy['requests'] * latency_s / cap / phase:.3f} |",
             f"| kept questions | {result['rows']} |", "",
             "Outside the model phase: " + ", ".join(f"{stage} {seconds:.2f} s" for stage, seconds in

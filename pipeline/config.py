@@ -61,8 +61,9 @@ class OpenAIModel(_ModelBase):
     base_url: str = Field("http://127.0.0.1:8000/v1", description="Server root including /v1.")
     api_key_env: str = Field("OPENAI_API_KEY", description="Environment variable holding the API key (never logged).")
     max_concurrency: int = Field(64, ge=1, description=(
-        "Requests in flight to the server at once, across all of a build's concurrent steps; size it "
-        "to the server's batch (vLLM's --max-num-seqs)."))
+        "Requests in flight to the server at once for this model, across all of a build's concurrent "
+        "steps (roles naming the same model share one engine and this cap); size it to the server's "
+        "batch (vLLM's --max-num-seqs)."))
     timeout_s: float = Field(120.0, gt=0, description="Per-request timeout.")
     max_retries: int = Field(5, ge=0, description="Retries on 429/5xx/timeouts, with backoff and jitter.")
 

@@ -11,7 +11,7 @@ Faults: "500", "503", "429" (with `Retry-After: retry_after_s` when that is set)
 server sleeps `hang_s` before answering, so the client's timeout fires), "malformed" (HTTP 200 with
 a body that is not a valid completion, three variants in turn). `max_choices` caps the choices
 returned, like a server that ignores `n`. Every request body and its headers are kept in `requests`;
-`connections` counts the connections accepted. `SimServer` answers as the `sim` backend would, so
+`connections` counts the connections accepted, `open_connections` those still open. `SimServer` answers as the `sim` backend would, so
 a whole build can run through the `openai` backend.
 
 HTTP/1.1 with keep-alive on plain asyncio streams (stdlib only, and about a quarter of the CPU a
@@ -78,6 +78,7 @@ class TestServer:
     in_flight: int = 0
     max_in_flight: int = 0
     connections: int = 0  # client connections accepted
+    open_connections: int = 0  # of those, not yet closed
 
     def __post_init__(self) -> None:
         self._script: collections.deque[str] = collections.deque()
@@ -93,6 +94,7 @@ class TestServer:
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         """One client connection: requests one after another until it closes."""
         self.connections += 1
+        self.open_connections += 1
         try:
             while True:
                 try:
@@ -114,6 +116,7 @@ class TestServer:
         except (ConnectionError, asyncio.IncompleteReadError):
             return  # the client gave up (its timeout fired) or went away
         finally:
+            self.open_connections -= 1
             writer.close()
 
     async def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Response:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
+import os
 import signal
 import threading
 import time
@@ -96,16 +97,30 @@ def test_max_concurrency_caps_the_requests_of_all_concurrent_calls_together(serv
     assert server.max_in_flight == 4 and len(server.requests) == sum(8 + k for k in range(6))
 
 
+def test_waiting_for_a_free_slot_does_not_count_against_the_timeout(server):
+    server.latency_s = 0.3
+    out = backend(server, max_concurrency=1, timeout_s=0.5).generate(chats(3), Sampling())  # 0.9 s in all
+    assert len(out) == 3 and server.outcomes == {"ok": 3}  # no timeouts, no retries
+
+
+def wait_until(condition, timeout_s: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "condition not reached in time"
+        time.sleep(0.01)
+
+
 def test_connections_are_kept_alive_between_calls_and_closed_with_the_backend(server):
     model = backend(server, max_concurrency=2)
     for _ in range(5):
         model.generate(chats(4), Sampling())
-    assert server.connections <= 2
+    assert server.connections <= 2 and server.open_connections >= 1
     loop_thread = model._request_loop().thread
     model.close()
     assert not loop_thread.is_alive()
-    assert len(model.generate(chats(1), Sampling())) == 1  # reopens after close
-    model.close()
+    wait_until(lambda: server.open_connections == 0)  # the server saw every connection close
+    with pytest.raises(BackendUnavailable, match="used after close"):  # closed for good, not reopened
+        model.generate(chats(1), Sampling())
 
 
 def test_an_interrupted_caller_stops_its_requests(server):
@@ -115,21 +130,23 @@ def test_an_interrupted_caller_stops_its_requests(server):
     def interrupt(*_):
         raise KeyboardInterrupt
 
+    def interrupt_once_all_are_in_flight() -> None:
+        wait_until(lambda: server.in_flight == 8)
+        os.kill(os.getpid(), signal.SIGALRM)  # handled in the main thread, blocked in generate()
+
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, 0.3)
-    start = time.perf_counter()
+    threading.Thread(target=interrupt_once_all_are_in_flight, daemon=True).start()
     try:
         with pytest.raises(KeyboardInterrupt):
             model.generate(chats(8), Sampling())
     finally:
         signal.signal(signal.SIGALRM, previous)
-    assert time.perf_counter() - start < 2.0
 
-    async def requests_left() -> int:
+    async def calls_left() -> int:
         await asyncio.sleep(0.05)  # let the cancellations run
         return len(asyncio.all_tasks()) - 1
 
-    assert model._request_loop().run(requests_left()) == 0
+    assert model._request_loop().run(calls_left()) == 0
     model.close()
 
 
@@ -146,13 +163,48 @@ def test_closing_the_backend_ends_calls_in_flight_with_a_clear_error(server):
 
     thread = threading.Thread(target=call)
     thread.start()
-    time.sleep(0.3)
-    start = time.perf_counter()
+    wait_until(lambda: server.in_flight == 4)
     model.close()
     thread.join(timeout=5)
-    assert not thread.is_alive() and time.perf_counter() - start < 2.0
+    assert not thread.is_alive()
     assert len(errors) == 1 and isinstance(errors[0], BackendUnavailable)
     assert "closed while this call's requests were in flight" in str(errors[0])
+
+
+def test_calls_racing_close_all_end_with_answers_or_a_clear_error(server):
+    server.latency_s = 0.02
+    model = backend(server, max_concurrency=4)
+    outcomes: list[str] = []
+
+    def caller() -> None:
+        for _ in range(50):
+            try:
+                model.generate(chats(2), Sampling())
+                outcomes.append("answered")
+            except BackendUnavailable:
+                outcomes.append("closed")
+                return
+
+    threads = [threading.Thread(target=caller) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(outcomes) >= 8)
+    model.close()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert not any(thread.is_alive() for thread in threads)  # nobody waits forever on a closed loop
+    assert outcomes.count("closed") == 8
+
+
+def test_generate_called_on_the_request_loop_itself_is_refused_not_deadlocked(server):
+    model = backend(server)
+
+    async def inside() -> object:
+        return model.generate(chats(1), Sampling())
+
+    with pytest.raises(RuntimeError, match="own request loop"):
+        model._request_loop().run(inside())
+    model.close()
 
 
 def test_fewer_choices_than_n_are_topped_up_with_fresh_seeds(server):

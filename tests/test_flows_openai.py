@@ -61,7 +61,7 @@ def test_ctrl_c_during_an_openai_build_ends_promptly_and_a_rerun_completes(tmp_p
         wait_for_files(tmp_path / "store" / "toy" / ".work" / "cache", "questions/*.json", 1, proc)
         os.killpg(proc.pid, signal.SIGINT)
         try:
-            output, _ = proc.communicate(timeout=60)  # worker threads waiting on requests must not hang it
+            output, _ = proc.communicate(timeout=60)
         finally:
             if proc.poll() is None:
                 os.killpg(proc.pid, signal.SIGKILL)

@@ -4,9 +4,9 @@ Async under the hood: every `generate` call, from whichever thread, runs its req
 backend's one `RequestLoop` (an event loop in a daemon thread), so `max_concurrency` caps the requests
 in flight to the server across all calls at once, connections are opened once and kept alive between
 calls, and a calling thread that parses its answers leaves other calls' requests in flight. Each
-request has a total deadline of `timeout_s` (waiting for a free slot does not count). Transient failures (429, 5xx, timeouts,
-connection errors, malformed bodies) are retried `max_retries` times with exponential backoff and
-jitter, waiting at least what `Retry-After` asks. A server that returns fewer than `n` choices (some
+request has a total deadline of `timeout_s` (waiting for a free slot does not count). Transient
+failures (429, 5xx, timeouts, connection errors, malformed bodies) are retried `max_retries` times
+with exponential backoff and jitter, waiting at least what `Retry-After` asks. A server that returns fewer than `n` choices (some
 ignore `n`) is topped up with more requests. The API key comes from the environment variable the
 config names and goes only into the Authorization header: never into a log line or an error message.
 """
@@ -60,6 +60,8 @@ class OpenAIBackend:
         # Read once; kept out of repr and logs. A local server needs none, so absence is fine.
         self._api_key = os.environ.get(config.api_key_env) or None
         self._requests: RequestLoop | None = None  # started by the first generate()
+        self._finalize: weakref.finalize | None = None
+        self._closed = False
         self._opening = threading.Lock()
 
     def __repr__(self) -> str:
@@ -71,20 +73,25 @@ class OpenAIBackend:
         return requests.run(self._generate(requests.lanes, prompts, sampling))
 
     def close(self) -> None:
-        """Close the connections and stop the loop thread; a later `generate` opens them again."""
+        """Cancel the calls in flight (their callers get `BackendUnavailable`), close the connections and
+        stop the loop thread. Final: a later `generate` raises `BackendUnavailable` rather than reopen."""
         with self._opening:
-            requests, self._requests = self._requests, None
-        if requests is not None:
-            requests.close()
+            self._closed = True
+            finalize = self._finalize
+        if finalize is not None:
+            finalize()  # RequestLoop.close, at most once
 
     def _request_loop(self) -> RequestLoop:
         with self._opening:
+            if self._closed:
+                raise BackendUnavailable(f"openai backend: {self.url}: used after close()")
             if self._requests is None:
                 # Loading CA certificates costs ~40 ms: once per process, and only for https.
                 verify = tls_context() if self.url.startswith("https:") else False
                 self._requests = RequestLoop(self.config.max_concurrency, self.config.timeout_s,
                                              self._headers(), verify)
-                weakref.finalize(self, self._requests.close)  # a backend dropped without close()
+                # A backend dropped without close() still stops its thread and connections.
+                self._finalize = weakref.finalize(self, self._requests.close)
             return self._requests
 
     async def _generate(self, lanes: Lanes, prompts: Sequence[Chat], sampling: Sampling) -> list[list[Completion]]:
@@ -188,24 +195,47 @@ class RequestLoop:
     """An event loop in a daemon thread, with `Lanes` of at most `cap` requests in flight.
 
     Callers in any thread hand it coroutines with `run`, which blocks until the coroutine is done.
-    A caller that is interrupted (Ctrl-C) cancels its coroutine, so its requests stop too; `close`
-    cancels every call still running, and each of their callers gets `BackendUnavailable`.
+    A caller that is interrupted (Ctrl-C) cancels its coroutine, so its requests stop too. `close`
+    refuses new calls, cancels every call still running (each caller gets `BackendUnavailable`),
+    closes the connections and stops the thread; a caller whose loop stopped without finishing its
+    call notices within `POLL_S` and gets `BackendUnavailable` too, so no caller waits forever.
     """
 
+    POLL_S = 0.5
+
     def __init__(self, cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> None:
+        # asyncio queues and httpx clients bind to the loop that first uses them, so they are made here.
+        self.lanes = Lanes(cap, timeout_s, headers, verify)
         self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="openai-requests", daemon=True)
+        self.closed = False
+        self._lock = threading.Lock()  # orders run()'s hand-over against close()
+        self.thread = threading.Thread(target=self._serve, name="openai-requests", daemon=True)
         self.thread.start()
-        self.lanes: Lanes = self.run(_open_lanes(cap, timeout_s, headers, verify))
+
+    def _serve(self) -> None:
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
 
     def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
-        try:
-            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
-        except RuntimeError:  # the loop is closed
+        if threading.current_thread() is self.thread:
             coroutine.close()
-            raise BackendUnavailable(CLOSED) from None
+            raise RuntimeError("openai backend: generate() called on its own request loop would wait on itself")
+        with self._lock:
+            if self.closed:
+                coroutine.close()
+                raise BackendUnavailable(CLOSED)
+            future = asyncio.run_coroutine_threadsafe(coroutine, self.loop)
         try:
-            return future.result()
+            while True:
+                try:
+                    return future.result(timeout=self.POLL_S)
+                except TimeoutError:
+                    if future.done():  # the coroutine itself raised TimeoutError
+                        raise
+                    if not self.thread.is_alive():
+                        raise BackendUnavailable(CLOSED) from None
         except concurrent.futures.CancelledError:  # only close() cancels a call
             raise BackendUnavailable(CLOSED) from None
         except BaseException:
@@ -213,15 +243,23 @@ class RequestLoop:
             raise
 
     def close(self) -> None:
-        if self.loop.is_closed():
-            return
-        if self.thread.is_alive():
-            with contextlib.suppress(Exception):
-                asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop).result(timeout=10)
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(timeout=10)
+        with self._lock:
+            if self.closed:
+                return
+            self.closed = True
         if not self.thread.is_alive():
-            self.loop.close()
+            return
+        shutdown = asyncio.run_coroutine_threadsafe(self._shutdown(), self.loop)
+        # Stopped only once the shutdown is done and its caller told (stop() inside it would end the
+        # loop before that news is delivered).
+        shutdown.add_done_callback(lambda _: self.loop.call_soon_threadsafe(self.loop.stop))
+        if threading.current_thread() is self.thread:
+            return  # a finalizer run by the garbage collector on the loop itself: it stops after shutdown
+        with contextlib.suppress(Exception):
+            shutdown.result(timeout=10)
+        with contextlib.suppress(RuntimeError):  # the loop thread already closed it
+            self.loop.call_soon_threadsafe(self.loop.stop)  # in case shutdown did not finish in time
+        self.thread.join(timeout=10)
 
     async def _shutdown(self) -> None:
         calls = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
@@ -232,10 +270,6 @@ class RequestLoop:
 
 
 CLOSED = "openai backend: closed while this call's requests were in flight"
-
-
-async def _open_lanes(cap: int, timeout_s: float, headers: dict[str, str], verify: ssl.SSLContext | bool) -> Lanes:
-    return Lanes(cap, timeout_s, headers, verify)  # made on the loop that will use it
 
 
 class Lanes:
