@@ -6,13 +6,11 @@ Each ends with a clear message, leaves no partial version visible, and a rerun c
 from __future__ import annotations
 
 import errno
-import os
-import signal
 
 import pytest
 
 from tests.flows_support import make_config, use_counting_sim
-from tests.test_flows_resume import start_build, wait_for_files
+from tests.test_flows_resume import interrupt, start_build, wait_for_files
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 
@@ -119,12 +117,7 @@ def test_ctrl_c_stops_with_a_message_and_a_rerun_completes(tmp_path, monkeypatch
     _, path = make_config(tmp_path, n_docs=16, docs_per_build=16, shard_size=2)
     proc = start_build(path, tmp_path / "prefect-home")
     wait_for_files(tmp_path / "store" / "toy" / ".work" / "cache", "questions/*.json", 1, proc)
-    os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends to the foreground group
-    try:
-        output, _ = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+    output = interrupt(proc)
     assert proc.returncode == 130, output
     assert "interrupted: nothing was published" in output and "rerun the same command" in output
     assert versions(tmp_path / "store" / "toy") == []

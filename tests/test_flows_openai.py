@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
-
 import pytest
 from openai_test_server import SimServer, serve
 
 from tests.flows_support import make_config
-from tests.test_flows_resume import REPO, wait_for_files
+from tests.test_flows_resume import interrupt, start_build, wait_for_files
 
 pytestmark = pytest.mark.usefixtures("prefect_harness")
 ROLES = {"questioner": "sim-writer", "teacher": "sim-writer", "student": "sim-student"}
@@ -51,20 +46,9 @@ def test_ctrl_c_during_an_openai_build_ends_promptly_and_a_rerun_completes(tmp_p
 
     with serve(SimServer, latency_s=0.3) as server:
         config, path = make_config(tmp_path, n_docs=16, docs_per_build=16, shard_size=2, extra=through(server))
-        env = {**os.environ, "PREFECT_HOME": str(tmp_path / "prefect-home"), "PYTHONPATH": str(REPO)}
-        env.pop("PREFECT_API_URL", None)
-        args = [sys.executable, "-c", "from flows.cli import main; main()", "build", str(path)]
-        for assignment in through(server):
-            args += ["--set", assignment]
-        proc = subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                text=True, start_new_session=True)
+        proc = start_build(path, tmp_path / "prefect-home", overrides=through(server))
         wait_for_files(tmp_path / "store" / "toy" / ".work" / "cache", "questions/*.json", 1, proc)
-        os.killpg(proc.pid, signal.SIGINT)
-        try:
-            output, _ = proc.communicate(timeout=60)
-        finally:
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGKILL)
+        output = interrupt(proc)
         assert proc.returncode == 130, output
         assert "interrupted: nothing was published" in output
         assert not (tmp_path / "store" / "toy" / "LATEST").exists()

@@ -24,15 +24,26 @@ REPO = Path(__file__).resolve().parents[1]
 SLOW = ["models.questioner.latency_s=0.4", "models.teacher.latency_s=0.4", "models.student.latency_s=0.4"]
 
 
-def start_build(config_path: Path, home: Path, *extra: str) -> subprocess.Popen:
+def start_build(config_path: Path, home: Path, *extra: str, overrides: list[str] = SLOW) -> subprocess.Popen:
     """`curriculum build` in its own process group (its ephemeral Prefect server included)."""
     env = {**os.environ, "PREFECT_HOME": str(home), "PYTHONPATH": str(REPO)}
     env.pop("PREFECT_API_URL", None)
     args = [sys.executable, "-c", "from flows.cli import main; main()", "build", str(config_path), *extra]
-    for assignment in SLOW:
+    for assignment in overrides:
         args += ["--set", assignment]
     return subprocess.Popen(args, cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                             text=True, start_new_session=True)
+
+
+def interrupt(proc: subprocess.Popen) -> str:
+    """SIGINT to the build's process group, as a terminal sends it; the build's output once it ended."""
+    os.killpg(proc.pid, signal.SIGINT)
+    try:
+        output, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    return output
 
 
 def wait_for_files(folder: Path, pattern: str, count: int, proc: subprocess.Popen, timeout_s: float = 240) -> None:
