@@ -9,6 +9,7 @@ import typer
 from flows.cli import app, datasets_app
 
 ROOT = typer.Option("artifacts", "--root", help="Store root: a local folder or an s3:// / gs:// URL.")
+REF_HELP = "NAME or NAME@VERSION (the LATEST version when none is given)."
 
 
 def _ref(text: str) -> tuple[str, str | None]:
@@ -54,7 +55,7 @@ def list_versions(name: str = typer.Argument(None, help="One dataset; all datase
 
 
 @datasets_app.command("show")
-def show(ref: str = typer.Argument(..., help="NAME or NAME@VERSION; the LATEST version when none is given."),
+def show(ref: str = typer.Argument(..., help=REF_HELP),
          goalpost: str = typer.Option(None, "--goalpost", help="Print this goalpost's history across versions."),
          root: str = ROOT) -> None:
     """Summary, calibration table and rejection reasons of a version."""
@@ -88,7 +89,7 @@ def show(ref: str = typer.Argument(..., help="NAME or NAME@VERSION; the LATEST v
 
 
 @datasets_app.command("verify")
-def verify(ref: str = typer.Argument(..., help="NAME or NAME@VERSION (the LATEST version when none is given)."), root: str = ROOT) -> None:
+def verify(ref: str = typer.Argument(..., help=REF_HELP), root: str = ROOT) -> None:
     """Re-hash every file of a version against its manifest; exit 1 naming each bad file."""
     from pipeline.store.versions import read_version, verify_version
 
@@ -140,7 +141,7 @@ def gc(name: str = typer.Argument(...), keep: int = typer.Option(..., "--keep", 
 
 
 @app.command()
-def export(ref: str = typer.Argument(..., help="NAME or NAME@VERSION (the LATEST version when none is given)."),
+def export(ref: str = typer.Argument(..., help=REF_HELP),
            view: str = typer.Option(..., "--view", help="rl (verl/DARC solver), sft (chat messages) or raw."),
            out: Path = typer.Option(..., "--out", help="OUT.parquet, OUT.jsonl, or a new folder of shards."),  # noqa: B008
            root: str = ROOT) -> None:
@@ -155,7 +156,7 @@ def export(ref: str = typer.Argument(..., help="NAME or NAME@VERSION (the LATEST
 
 
 @app.command()
-def push(ref: str = typer.Argument(..., help="NAME or NAME@VERSION (the LATEST version when none is given)."),
+def push(ref: str = typer.Argument(..., help=REF_HELP),
          repo_id: str = typer.Option(..., "--repo-id", help="Hub dataset repo, ORG/NAME."),
          private: bool = typer.Option(False, "--private", help="Create the repo private."),
          dry_run: bool = typer.Option(False, "--dry-run", help="Print the upload plan; contact nothing."),

@@ -6,9 +6,10 @@ in flight to the server across all calls at once, connections are opened once an
 calls, and a calling thread that parses its answers leaves other calls' requests in flight. Each
 request has a total deadline of `timeout_s` (waiting for a free slot does not count). Transient
 failures (429, 5xx, timeouts, connection errors, malformed bodies) are retried `max_retries` times
-with exponential backoff and jitter, waiting at least what `Retry-After` asks. A server that returns fewer than `n` choices (some
-ignore `n`) is topped up with more requests. The API key comes from the environment variable the
-config names and goes only into the Authorization header: never into a log line or an error message.
+with exponential backoff and jitter, waiting at least what `Retry-After` asks. A server that returns
+fewer than `n` choices (some ignore `n`) is topped up with more requests. The API key comes from the
+environment variable the config names and goes only into the Authorization header: never into a log
+line or an error message.
 """
 
 from __future__ import annotations
